@@ -75,6 +75,8 @@ struct GetResult {
   bool stale = false;            // served past its ttl; a refresh was queued
 };
 
+enum class SetMode { kReplace, kFill };
+
 struct TierPresence {
   std::string tier;
   Metadata metadata;
@@ -102,9 +104,21 @@ class Cache {
 
   // Writes `key` into tier 0. On commit the key is first removed from the
   // lower tiers (so an eviction cannot resurrect an old copy), then tier 0
-  // publishes; the write loses to a remove() that started after set().
+  // publishes. The commit loses to a remove() or another set() that
+  // committed after this set() began: commit() then fails with
+  // kResourceExhausted ("superseded") and publishes nothing.
   // Errors: kCacheClosed; tier 0's begin_set errors.
-  virtual Result<std::unique_ptr<WriteSink>> set(std::string_view key, const Metadata& metadata) = 0;
+  Result<std::unique_ptr<WriteSink>> set(std::string_view key, const Metadata& metadata) {
+    return set(key, metadata, SetMode::kReplace);
+  }
+  // kReplace: as set() above.
+  // kFill: for immutable keys whose value cannot differ from any copy the
+  // lower tiers hold (e.g. a chunk keyed by path+version+index): publishes
+  // tier 0 now and fills the lower tiers write-behind, exactly as an origin
+  // fetch does. Tier 0 refusing the object (too large) is not an error: the
+  // lower tiers still get it. Loses to a concurrent remove().
+  virtual Result<std::unique_ptr<WriteSink>> set(std::string_view key, const Metadata& metadata,
+                                                 SetMode mode) = 0;
 
   // Removes `key` from every tier, lowest first, under the key's fence so a
   // concurrent fill or promotion cannot publish an older value afterwards.
