@@ -1,0 +1,251 @@
+// DiskStore::open: directory setup, exclusive lock, format check and crash
+// recovery. After a crash (kill -9, power loss) the directory may hold:
+//   - temporary files in DIR/tmp (a write in progress): deleted;
+//   - data files no index record names (renamed but not yet indexed, or
+//     unlinked-to-be after a replaced/removed entry): deleted;
+//   - index records whose data file is missing or short (power loss with
+//     FsyncPolicy::kNone): dropped;
+//   - "a:" recency records of removed keys: deleted.
+// Records are checked against one scan of DIR/data (readdir + fstatat), not
+// one stat per record, and the "e:" and "a:" key ranges are merge-joined in
+// one ordered pass, so opening 100k entries costs two sequential scans.
+// Inline values are not read at open: they are written atomically with
+// their record and verified on every read.
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <filesystem>
+#include <memory>
+#include <unordered_map>
+#include <vector>
+
+#include <rocksdb/db.h>
+#include <rocksdb/iterator.h>
+#include <rocksdb/write_batch.h>
+
+#include <fmt/format.h>
+
+#include "tiers/disk/disk_store.h"
+#include "tiers/disk/rocks_util.h"
+#include "util/log.h"
+
+namespace daramjwee::tiers {
+
+using disk_detail::IndexRecord;
+
+namespace {
+
+Status make_dir(const std::string& path) {
+  if (::mkdir(path.c_str(), 0755) == 0 || errno == EEXIST) return Status::ok();
+  return disk_detail::errno_status("mkdir " + path, errno).with_tier("disk", "open");
+}
+
+Status make_dirs(const std::string& path) {
+  std::error_code ec;
+  std::filesystem::create_directories(path, ec);
+  if (ec) return Status::tier_error("disk", "open", fmt::format("mkdir {}: {}", path, ec.message()));
+  return Status::ok();
+}
+
+// Calls fn(name, dirfd) for each entry of `dir` except "." and "..".
+template <typename Fn>
+Status for_each_entry(const std::string& dir, Fn&& fn) {
+  DIR* d = ::opendir(dir.c_str());
+  if (!d) return disk_detail::errno_status("opendir " + dir, errno).with_tier("disk", "open");
+  struct Closer {
+    void operator()(DIR* p) const { ::closedir(p); }
+  };
+  std::unique_ptr<DIR, Closer> guard(d);
+  while (struct dirent* e = ::readdir(d)) {
+    std::string_view name = e->d_name;
+    if (name == "." || name == "..") continue;
+    fn(name, ::dirfd(d));
+  }
+  return Status::ok();
+}
+
+struct Loaded {
+  std::string key;
+  uint64_t footprint;
+  uint64_t seq;
+  int64_t access_ns;
+};
+
+}  // namespace
+
+Result<std::shared_ptr<DiskStore>> DiskStore::open(const DiskStoreOptions& options) {
+  if (auto s = options.validate(); !s) return s;
+  if (auto s = make_dirs(options.dir); !s) return s;
+  auto lock = disk_detail::DirLock::acquire(options.dir);
+  if (!lock) return lock.error();
+  std::shared_ptr<DiskStore> store(new DiskStore(options, std::move(*lock)));
+  if (auto s = store->recover(); !s) return s;
+  return store;
+}
+
+Status DiskStore::recover() {
+  auto t0 = std::chrono::steady_clock::now();
+  auto log = util::logger("tier.disk");
+  if (auto s = make_dir(data_dir_); !s) return s;
+  if (auto s = make_dir(tmp_dir_); !s) return s;
+  for (unsigned i = 0; i < 256; ++i)
+    if (auto s = make_dir(data_dir_ + "/" + disk_detail::data_subdir_name(i)); !s) return s;
+
+  // 1. Orphan temporaries: nothing references them by construction.
+  auto s = for_each_entry(tmp_dir_, [&](std::string_view name, int dfd) {
+    if (::unlinkat(dfd, std::string(name).c_str(), 0) == 0) ++recovery_.orphan_temps_removed;
+  });
+  if (!s) return s;
+
+  // 2. The index and its format version.
+  rocksdb::DB* raw = nullptr;
+  std::string index_dir = opts_.dir + "/index";
+  auto rs = rocksdb::DB::Open(disk_detail::index_options(), index_dir, &raw);
+  if (!rs.ok())
+    return Status::tier_error("disk", "open", fmt::format("cannot open index {}: {}", index_dir, rs.ToString()));
+  db_.reset(raw);
+  std::string tag;
+  rs = db_->Get(rocksdb::ReadOptions(), disk_detail::kFormatKey, &tag);
+  if (rs.IsNotFound()) {
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
+    it->SeekToFirst();
+    if (it->Valid())
+      return Status::tier_error("disk", "open",
+                                fmt::format("cache directory {} holds an index without a format version; "
+                                            "it was not written by a compatible daramjwee-fs. Move it "
+                                            "away or delete it (it is only a cache)",
+                                            opts_.dir));
+    rs = db_->Put(disk_detail::write_options(true), disk_detail::kFormatKey,
+                  disk_detail::format_tag(disk_detail::kFormatVersion));
+    if (!rs.ok()) return disk_detail::from_rocks(rs, "open");
+  } else if (!rs.ok()) {
+    return disk_detail::from_rocks(rs, "open");
+  } else {
+    auto v = disk_detail::parse_format_tag(tag);
+    if (!v || *v != disk_detail::kFormatVersion)
+      return Status::tier_error(
+          "disk", "open",
+          fmt::format("cache directory {} was written by disk format version {}, this build reads "
+                      "version {}; delete the directory (it is only a cache) or use a matching build",
+                      opts_.dir, v ? std::to_string(*v) : "'" + tag + "'", disk_detail::kFormatVersion));
+  }
+
+  // 3. What is in DIR/data: file id -> size.
+  std::unordered_map<uint64_t, uint64_t> files;
+  uint64_t max_id = 0;
+  for (unsigned i = 0; i < 256; ++i) {
+    std::string sub = data_dir_ + "/" + disk_detail::data_subdir_name(i);
+    s = for_each_entry(sub, [&](std::string_view name, int dfd) {
+      std::string n(name);
+      auto id = disk_detail::parse_file_name(name);
+      struct stat st {};
+      if (!id || (*id & 0xff) != i || ::fstatat(dfd, n.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0 ||
+          !S_ISREG(st.st_mode)) {
+        if (::unlinkat(dfd, n.c_str(), 0) == 0) ++recovery_.unreferenced_files_removed;
+        return;
+      }
+      files.emplace(*id, static_cast<uint64_t>(st.st_size));
+      max_id = std::max(max_id, *id);
+    });
+    if (!s) return s;
+  }
+
+  // 4. Records, merge-joined with recency records (both ordered by key).
+  std::vector<Loaded> loaded;
+  rocksdb::WriteBatch repairs;
+  uint64_t max_seq = 0;
+  {
+    std::unique_ptr<rocksdb::Iterator> ait(db_->NewIterator(rocksdb::ReadOptions()));
+    ait->Seek(disk_detail::kAccessPrefix);
+    auto a_valid = [&] { return ait->Valid() && ait->key().starts_with(rocksdb::Slice(disk_detail::kAccessPrefix.data(), 2)); };
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
+    for (it->Seek(disk_detail::kEntryPrefix);
+         it->Valid() && it->key().starts_with(rocksdb::Slice(disk_detail::kEntryPrefix.data(), 2)); it->Next()) {
+      std::string_view key(it->key().data() + 2, it->key().size() - 2);
+      // Recency records of keys before this one have no entry: stray.
+      while (a_valid() && std::string_view(ait->key().data() + 2, ait->key().size() - 2) < key) {
+        ignore_error(disk_detail::from_rocks(repairs.Delete(ait->key()), "open"));
+        ait->Next();
+      }
+      std::optional<disk_detail::AccessRecord> access;
+      if (a_valid() && std::string_view(ait->key().data() + 2, ait->key().size() - 2) == key) {
+        access = disk_detail::decode_access(std::string_view(ait->value().data(), ait->value().size()));
+        ait->Next();
+      }
+      auto rec = disk_detail::decode_record(std::string_view(it->value().data(), it->value().size()));
+      bool ok = rec.has_value();
+      if (ok && rec->file_id != 0) {
+        auto f = files.find(rec->file_id);
+        ok = f != files.end() && f->second == rec->md.stored_size;
+        if (f != files.end()) files.erase(f);  // referenced (or removed below if bad)
+        if (!ok) ::unlink(data_path(rec->file_id).c_str());
+      }
+      if (!ok) {
+        ++recovery_.dangling_entries_dropped;
+        log->warn("dropped index entry at open tier=disk key={} reason={}", key,
+                  rec ? "data file missing or short" : "unreadable record");
+        ignore_error(disk_detail::from_rocks(repairs.Delete(it->key()), "open"));
+        ignore_error(disk_detail::from_rocks(repairs.Delete(disk_detail::data_key(key)), "open"));
+        ignore_error(disk_detail::from_rocks(repairs.Delete(disk_detail::access_key(key)), "open"));
+        continue;
+      }
+      uint64_t seq = rec->commit_seq;
+      int64_t acc_ns = 0;
+      if (access && access->seq > seq) {
+        seq = access->seq;
+        acc_ns = access->wall_ns;
+      }
+      max_seq = std::max(max_seq, seq);
+      max_id = std::max(max_id, rec->file_id);
+      loaded.push_back(Loaded{std::string(key),
+                              disk_detail::entry_footprint(key, *rec, it->value().size()), seq, acc_ns});
+    }
+    if (!it->status().ok()) return disk_detail::from_rocks(it->status(), "open");
+    for (; a_valid(); ait->Next()) ignore_error(disk_detail::from_rocks(repairs.Delete(ait->key()), "open"));
+  }
+  if (repairs.Count() > 0) {
+    rs = db_->Write(disk_detail::write_options(true), &repairs);
+    if (!rs.ok()) return disk_detail::from_rocks(rs, "open");
+  }
+  for (auto& [id, size] : files) {
+    (void)size;
+    if (::unlink(data_path(id).c_str()) == 0) ++recovery_.unreferenced_files_removed;
+  }
+
+  // 5. Rebuild the policy oldest access first, so its order is the one
+  // persisted.
+  std::sort(loaded.begin(), loaded.end(), [](const Loaded& a, const Loaded& b) { return a.seq < b.seq; });
+  {
+    std::lock_guard l(mu_);
+    entries_.reserve(loaded.size());
+    for (auto& e : loaded) {
+      entries_.emplace(e.key, MemEntry{e.footprint, ++gen_counter_, e.seq, e.access_ns, false});
+      policy_->add(e.key, e.footprint);
+      used_bytes_ += e.footprint;
+    }
+    entries_count_.store(entries_.size());
+    used_mirror_.store(used_bytes_);
+  }
+  seq_.store(max_seq);
+  next_file_id_.store(max_id + 1);
+
+  uint64_t before = evictions_.load();
+  evict_to_capacity();
+  recovery_.evicted_to_capacity = evictions_.load() - before;
+  recovery_.entries = entries_count_.load();
+  recovery_.open_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  log->info("opened disk tier tier=disk dir={} entries={} used_bytes={} capacity={} orphan_temps={} "
+            "dropped_entries={} unreferenced_files={} evicted={} open_ms={:.1f}",
+            opts_.dir, recovery_.entries, used_mirror_.load(), opts_.capacity_bytes,
+            recovery_.orphan_temps_removed, recovery_.dangling_entries_dropped,
+            recovery_.unreferenced_files_removed, recovery_.evicted_to_capacity,
+            recovery_.open_seconds * 1000);
+  return Status::ok();
+}
+
+}  // namespace daramjwee::tiers

@@ -1,0 +1,215 @@
+// DiskStore: the local disk tier. It keeps objects across restarts, so a
+// restarted daemon is warm. RocksDB holds the index (key -> location,
+// logical size, stored size, checksum, version tag, compression, cached-at,
+// last access); objects whose stored form is at most inline_threshold bytes
+// live inline in RocksDB, larger ones in files under DIR/data/XX/ named by a
+// counter (never by the key). index_format.h documents the layout.
+//
+// Publishing (WriteSink::commit): the object is staged in memory (or, past
+// 4 MiB, spilled raw to DIR/tmp/ID.tmp). At commit it is checksummed
+// (XXH3-64 of the stored bytes), lz4-compressed when that saves at least
+// min_compression_saving, written to a temporary file, fsync'ed if
+// fsync == kOnCommit, renamed into data/, and only then the index record is
+// written (one RocksDB WriteBatch, inline bytes included). So nothing is
+// visible before commit; an abort, an exception or a crash leaves at most an
+// unreferenced file, which open() deletes.
+//
+// FsyncPolicy trade-off:
+//   kNone     (default) no fsync. Survives a crash of the daemon (kill -9):
+//             the page cache and RocksDB's WAL outlive the process. After a
+//             power loss or kernel crash recent entries may be lost or their
+//             files may hold garbage; open() drops entries whose files are
+//             missing or short and the checksum turns garbage into a miss.
+//             A cache can always refetch, so this is the right default.
+//   kOnCommit fdatasync of the data file, fsync of its directory and a synced
+//             WAL write per commit: every committed entry survives power loss.
+//             Costs one or more device flushes per object (roughly 1-10 ms on
+//             SSDs), which bounds write throughput to a few hundred objects/s.
+// copy_mode: for filesystems where rename is not atomic (NFS): the data file
+//   is created under its final name and copied from the temporary file.
+//   It is NOT crash-atomic at the file level: a crash mid-copy leaves a
+//   partial file under its final name. The index is still written only after
+//   the copy (and its fsync with kOnCommit), so the partial file is never
+//   referenced and open() deletes it, but that relies on the filesystem
+//   honouring write ordering, which NFS only does with kOnCommit. It is
+//   refused for the fastest tier (fastest_tier = true).
+//
+// Verification: every object is checksummed and verified before any byte is
+// handed out. A mismatch, a short or missing data file, or an undecodable
+// record is a miss: the entry is dropped, stats().corruptions increments and
+// a rate-limited warning names the key and the tier. Garbage is never
+// returned. Files are verified on the first get after open or commit by a
+// full read pass; the result is cached per (file id, inode, size, mtime,
+// ctime) for the process lifetime, so later gets of that file skip the read
+// pass and can be served zero-copy. Any write to the file through the kernel
+// changes its ctime and forces a new verification; what is NOT caught after
+// the first verification is silent media corruption below the page cache
+// (bit rot) during this process's lifetime. The trade-off buys splice()
+// serving of hot chunks without re-hashing them on every get.
+//
+// Zero-copy (Reader::file_region): offered by readers of file-backed,
+// uncompressed objects. Lifetime rules: the fd and the byte range stay valid
+// for as long as any copy of FileRegion::keepalive lives, even after the
+// entry is removed, evicted or overwritten: the store never rewrites or
+// truncates a published data file; removal only unlinks it, and POSIX keeps
+// an unlinked file readable through open descriptors. This is also how "an
+// object being read is never unlinked under its reader" holds: the reader's
+// open descriptor, not a pin. Do not close the fd or change its offset (use
+// pread/splice with an explicit offset).
+//
+// Capacity: capacity_bytes bounds on-disk bytes, index included: every entry
+// is charged its data (files rounded up to 4 KiB blocks), its key and record,
+// and kIndexOverheadPerEntry. The EvictionPolicy orders victims; recency is
+// persisted lazily in "a:" index keys (batched, at flush() and at close) and
+// the policy is rebuilt in recency order at open.
+//
+// Open and recovery: takes DIR/LOCK (a second process is refused with its
+// PID), checks the format version (another version is refused), removes
+// DIR/tmp/*, drops index entries whose data file is missing or short,
+// removes data files no entry references, rebuilds the policy, and evicts
+// down to capacity if needed.
+//
+// Thread-safety: all Store methods may be called concurrently. Lock order:
+// a key stripe (stripes_) before mu_; never two stripes at once. RocksDB
+// point reads/writes for one key run under its stripe (they are memtable or
+// block-cache operations, and with kOnCommit a WAL sync); file I/O on data
+// (staging, reading, verifying, unlinking) runs under no lock.
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <unordered_map>
+
+#include "core/eviction_policy.h"
+#include "core/store.h"
+#include "tiers/disk/dir_lock.h"
+#include "tiers/disk/index_format.h"
+
+namespace rocksdb {
+class DB;
+}
+
+namespace daramjwee::tiers {
+
+enum class FsyncPolicy { kNone, kOnCommit };
+
+struct DiskStoreOptions {
+  std::string dir;                           // Required. Created if missing.
+  uint64_t capacity_bytes = 10ull << 30;     // Default: 10 GiB (> 0)
+  EvictionKind policy = EvictionKind::kLru;  // Default: LRU
+  FsyncPolicy fsync = FsyncPolicy::kNone;    // Default: kNone (see above)
+  bool copy_mode = false;                    // Default: false. For NFS; not crash-atomic
+  // Default: 16 KiB, chosen by measurement (tools/bench/disk_bench
+  // --inline-sweep): below it a RocksDB value beats a file on write and read.
+  size_t inline_threshold = 16 << 10;        // at most 1 MiB
+  double min_compression_saving = 0.1;       // Default: 0.1, in [0, 1)
+  bool compress = true;                      // Default: true
+  bool fastest_tier = false;                 // Set by the assembler for tier 0
+  // OK, or kConfigError naming the field ("dir", "capacity_bytes", ...).
+  Status validate() const;
+};
+
+// What open() found and repaired; also logged at info level.
+struct DiskRecoveryReport {
+  uint64_t entries = 0;                  // entries after recovery
+  uint64_t orphan_temps_removed = 0;     // DIR/tmp files
+  uint64_t dangling_entries_dropped = 0; // data missing/short or record unreadable
+  uint64_t unreferenced_files_removed = 0;
+  uint64_t evicted_to_capacity = 0;
+  double open_seconds = 0;
+};
+
+class DiskStore final : public Store, public std::enable_shared_from_this<DiskStore> {
+ public:
+  // Opens (creating if needed) and recovers the directory. Errors:
+  // kConfigError (invalid options), kTierError (directory locked by another
+  // process, incompatible format version, RocksDB failure), kIoError.
+  static Result<std::shared_ptr<DiskStore>> open(const DiskStoreOptions& options);
+  // Persists recency and flushes the index; never throws.
+  ~DiskStore() override;
+
+  std::string_view kind() const override { return "disk"; }
+  Result<std::optional<StoreEntry>> get(std::string_view key) override;
+  // Errors: kResourceExhausted when metadata.size exceeds capacity_bytes.
+  Result<std::unique_ptr<WriteSink>> begin_set(std::string_view key,
+                                               const Metadata& metadata) override;
+  Status remove(std::string_view key) override;
+  Result<std::optional<Metadata>> stat(std::string_view key) override;
+  Result<bool> update_metadata(std::string_view key, const Metadata& metadata) override;
+  StoreStats stats() const override;
+  // Persists every pending last-access time and flushes RocksDB's memtable
+  // (so the next open replays no WAL).
+  Status flush() override;
+
+  const DiskRecoveryReport& recovery_report() const { return recovery_; }
+  const DiskStoreOptions& options() const { return opts_; }
+
+ private:
+  friend class DiskSink;
+  friend class DiskStoreTestPeer;
+  struct MemEntry {
+    uint64_t footprint = 0;
+    uint64_t gen = 0;          // changes on every publish of the key
+    uint64_t access_seq = 0;
+    int64_t access_ns = 0;
+    bool access_dirty = false;
+  };
+  struct FileStamp {
+    uint64_t ino = 0, size = 0;
+    int64_t mtime_ns = 0, ctime_ns = 0;
+    bool operator==(const FileStamp&) const = default;
+  };
+
+  explicit DiskStore(DiskStoreOptions opts, disk_detail::DirLock lock);
+  Status recover();
+  std::mutex& stripe(std::string_view key);
+  std::string data_path(uint64_t file_id) const;
+  Result<std::optional<disk_detail::IndexRecord>> read_record(std::string_view key);
+  // Called by DiskSink with the data already in place (file renamed into
+  // data/, or inline bytes in `inline_data`). Writes the index, swaps the
+  // old entry out and enforces capacity.
+  Status publish(std::string_view key, disk_detail::IndexRecord rec, const std::string* inline_data);
+  // Drops `key` if its record still has `commit_seq` (a corrupt entry).
+  void drop_corrupt(std::string_view key, uint64_t commit_seq, std::string_view why);
+  // Deletes the index entry under its stripe; the caller unlinks the file.
+  Status delete_locked(std::string_view key, const disk_detail::IndexRecord& rec);
+  void forget_entry_locked(std::string_view key);  // Requires: mu_ held
+  void unlink_data(uint64_t file_id);
+  void evict_to_capacity();
+  void note_access(std::string_view key);
+  Status persist_access(bool all);
+  bool is_verified(uint64_t file_id, const FileStamp& s);
+  void set_verified(uint64_t file_id, const FileStamp& s);
+  uint64_t next_file_id() { return next_file_id_.fetch_add(1); }
+  uint64_t next_seq() { return seq_.fetch_add(1) + 1; }
+
+  const DiskStoreOptions opts_;
+  disk_detail::DirLock lock_;
+  std::unique_ptr<rocksdb::DB> db_;
+  std::string data_dir_, tmp_dir_;
+  DiskRecoveryReport recovery_;
+
+  std::array<std::mutex, 64> stripes_;  // per-key writers and openers; before mu_
+  mutable std::mutex mu_;
+  std::unordered_map<std::string, MemEntry> entries_;  // guarded by mu_
+  std::unique_ptr<EvictionPolicy> policy_;             // guarded by mu_
+  uint64_t used_bytes_ = 0;                            // guarded by mu_
+  uint64_t dirty_access_ = 0;                          // guarded by mu_
+  uint64_t gen_counter_ = 0;                           // guarded by mu_
+  int64_t last_persist_ns_ = 0;                        // guarded by mu_
+  std::atomic<bool> persisting_{false};
+
+  std::mutex verified_mu_;                                 // leaf lock
+  std::unordered_map<uint64_t, FileStamp> verified_;       // guarded by verified_mu_
+
+  std::atomic<uint64_t> next_file_id_{1};
+  std::atomic<uint64_t> seq_{0};
+  std::atomic<uint64_t> entries_count_{0}, used_mirror_{0}, evictions_{0}, corruptions_{0};
+};
+
+}  // namespace daramjwee::tiers

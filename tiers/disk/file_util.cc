@@ -1,0 +1,86 @@
+#include "tiers/disk/file_util.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <array>
+#include <cerrno>
+#include <cstring>
+
+#include <fmt/format.h>
+
+namespace daramjwee::tiers::disk_detail {
+
+void UniqueFd::reset(int fd) noexcept {
+  if (fd_ >= 0) ::close(fd_);
+  fd_ = fd;
+}
+
+Status errno_status(const std::string& what, int err) {
+  if (err == ENOSPC || err == EDQUOT)
+    return Status::exhausted(fmt::format("{}: no space left on device", what));
+  return Status::io_error(fmt::format("{}: {}", what, std::strerror(err)));
+}
+
+Status write_all(int fd, std::span<const std::byte> data, const std::string& path) {
+  while (!data.empty()) {
+    ssize_t n = ::write(fd, data.data(), data.size());
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return errno_status("write " + path, errno);
+    }
+    data = data.subspan(static_cast<size_t>(n));
+  }
+  return Status::ok();
+}
+
+Result<size_t> pread_full(int fd, std::span<std::byte> out, uint64_t offset) {
+  size_t done = 0;
+  while (done < out.size()) {
+    ssize_t n = ::pread(fd, out.data() + done, out.size() - done,
+                        static_cast<off_t>(offset + done));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return errno_status("pread", errno);
+    }
+    if (n == 0) break;
+    done += static_cast<size_t>(n);
+  }
+  return done;
+}
+
+Status fsync_dir(const std::string& dir) {
+  UniqueFd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!fd.valid()) return errno_status("open dir " + dir, errno);
+  if (::fsync(fd.get()) != 0) return errno_status("fsync dir " + dir, errno);
+  return Status::ok();
+}
+
+Status copy_fd(int in_fd, int out_fd, uint64_t length, const std::string& path) {
+  loff_t in_off = 0;
+  while (length > 0) {
+    ssize_t n = ::copy_file_range(in_fd, &in_off, out_fd, nullptr, length, 0);
+    if (n < 0 && (errno == EXDEV || errno == ENOSYS || errno == EOPNOTSUPP || errno == EINVAL)) {
+      break;  // not supported here: fall back to read/write below
+    }
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return errno_status("copy to " + path, errno);
+    }
+    if (n == 0) return Status::io_error("copy to " + path + ": source shorter than expected");
+    length -= static_cast<uint64_t>(n);
+  }
+  std::array<std::byte, 1 << 16> buf;
+  while (length > 0) {
+    auto r = pread_full(in_fd, std::span(buf.data(), std::min<uint64_t>(buf.size(), length)),
+                        static_cast<uint64_t>(in_off));
+    if (!r) return r.error();
+    if (*r == 0) return Status::io_error("copy to " + path + ": source shorter than expected");
+    if (auto s = write_all(out_fd, std::span(buf.data(), *r), path); !s) return s;
+    in_off += static_cast<loff_t>(*r);
+    length -= *r;
+  }
+  return Status::ok();
+}
+
+}  // namespace daramjwee::tiers::disk_detail

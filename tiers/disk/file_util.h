@@ -1,0 +1,60 @@
+// Small POSIX helpers for the disk tier: an owning fd, full reads and writes
+// that retry on EINTR and short transfers, directory fsync, and the mapping
+// from errno to Status (ENOSPC/EDQUOT become kResourceExhausted so callers
+// can tell "disk full" from a failing disk).
+// Thread-safety: free functions; a UniqueFd is a plain owning value.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string>
+#include <utility>
+
+#include "core/result.h"
+#include "core/status.h"
+
+namespace daramjwee::tiers::disk_detail {
+
+class UniqueFd {
+ public:
+  UniqueFd() = default;
+  explicit UniqueFd(int fd) : fd_(fd) {}
+  UniqueFd(UniqueFd&& o) noexcept : fd_(std::exchange(o.fd_, -1)) {}
+  UniqueFd& operator=(UniqueFd&& o) noexcept {
+    if (this != &o) {
+      reset();
+      fd_ = std::exchange(o.fd_, -1);
+    }
+    return *this;
+  }
+  UniqueFd(const UniqueFd&) = delete;
+  UniqueFd& operator=(const UniqueFd&) = delete;
+  ~UniqueFd() { reset(); }
+
+  int get() const { return fd_; }
+  bool valid() const { return fd_ >= 0; }
+  void reset(int fd = -1) noexcept;
+
+ private:
+  int fd_ = -1;
+};
+
+// "what: strerror" as kIoError, or kResourceExhausted for ENOSPC/EDQUOT.
+Status errno_status(const std::string& what, int err);
+
+// Writes all of `data` at the current offset.
+Status write_all(int fd, std::span<const std::byte> data, const std::string& path);
+
+// Reads up to out.size() bytes at `offset`; fewer only at end of file.
+Result<size_t> pread_full(int fd, std::span<std::byte> out, uint64_t offset);
+
+// fsync() on a directory, so a rename or create inside it is durable.
+Status fsync_dir(const std::string& dir);
+
+// Copies `length` bytes from in_fd (offset 0) to out_fd's current offset.
+Status copy_fd(int in_fd, int out_fd, uint64_t length, const std::string& path);
+
+}  // namespace daramjwee::tiers::disk_detail
