@@ -183,7 +183,8 @@ Status DiskStore::recover() {
         auto f = files.find(rec->file_id);
         ok = f != files.end() && f->second == rec->md.stored_size;
         if (f != files.end()) files.erase(f);  // referenced (or removed below if bad)
-        if (!ok) ::unlink(data_path(rec->file_id).c_str());
+        if (!ok && f != files.end() && ::unlink(data_path(rec->file_id).c_str()) == 0)
+          ++recovery_.unreferenced_files_removed;
       }
       if (!ok) {
         ++recovery_.dangling_entries_dropped;

@@ -126,7 +126,7 @@ class DiskSink final : public WriteSink {
   Status open_tmp() {
     file_id_ = store_->next_file_id();
     tmp_path_ = fmt::format("{}/{:016x}.tmp", store_->tmp_dir_, file_id_);
-    tmp_fd_.reset(::open(tmp_path_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
+    tmp_fd_.reset(::open(tmp_path_.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
     if (!tmp_fd_.valid()) {
       int err = errno;
       tmp_path_.clear();
