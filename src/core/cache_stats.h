@@ -41,6 +41,7 @@ struct WorkerStats {
   uint64_t failed = 0;    // jobs that threw or returned an error
   uint64_t completed = 0;
   uint64_t depth = 0;     // currently queued
+  uint64_t running = 0;   // currently executing
 };
 
 struct RefreshStats {

@@ -99,6 +99,7 @@ WorkerStats WorkerPool::stats() const {
   s.failed = failed_;
   s.completed = completed_;
   s.depth = queue_.size();
+  s.running = static_cast<uint64_t>(running_);
   return s;
 }
 
