@@ -32,6 +32,8 @@ Routes (GET and HEAD; N is a size in bytes, K a count):
   /list/huge-html/N/    an HTML listing of about N bytes
   /_log                 JSON list of requests seen: method, path and the
                         Range / If-Match / If-None-Match / Authorization-present
+  http://any/ROUTE      (absolute-form request) the server acts as a forward
+                        proxy serving ROUTE itself; logged with proxied=true
 """
 import json
 import socket
@@ -119,12 +121,16 @@ class Handler(BaseHTTPRequestHandler):
 
     def handle_any(self, head):
         p = self.path
+        proxied = p.startswith("http://")
+        if proxied:  # acting as a forward proxy: serve the path ourselves
+            p = "/" + p[len("http://"):].partition("/")[2]
         with LOCK:
             LOG.append({"method": self.command, "path": p,
                         "range": self.headers.get("Range"),
                         "if_match": self.headers.get("If-Match"),
                         "if_none_match": self.headers.get("If-None-Match"),
-                        "auth": self.headers.get("Authorization") is not None})
+                        "auth": self.headers.get("Authorization") is not None,
+                        "proxied": proxied})
         parts = [x for x in p.split("?")[0].split("/") if x]
         try:
             route = parts[0] if parts else ""
