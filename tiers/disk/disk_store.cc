@@ -50,6 +50,7 @@ namespace {
 constexpr uint64_t kVerifyInMemoryMax = 8 << 20;
 constexpr uint64_t kAccessPersistBatch = 1024;
 constexpr int64_t kAccessPersistIntervalNs = 30'000'000'000;
+constexpr int64_t kRacyStampNs = 1'000'000'000;
 
 int64_t now_ns() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(
@@ -124,6 +125,11 @@ bool DiskStore::is_verified(uint64_t file_id, const FileStamp& s) {
 }
 
 void DiskStore::set_verified(uint64_t file_id, const FileStamp& s) {
+  // The "racy git" rule: file timestamps come from a coarse clock, so a
+  // write within the same tick as the one we verified could leave the stamp
+  // unchanged. Only remember verdicts on files whose last change is safely
+  // older than now; younger files are simply verified on every get.
+  if (now_ns() - std::max(s.mtime_ns, s.ctime_ns) < kRacyStampNs) return;
   std::lock_guard l(verified_mu_);
   verified_[file_id] = s;
 }

@@ -42,7 +42,9 @@
 // full read pass; the result is cached per (file id, inode, size, mtime,
 // ctime) for the process lifetime, so later gets of that file skip the read
 // pass and can be served zero-copy. Any write to the file through the kernel
-// changes its ctime and forces a new verification; what is NOT caught after
+// changes its ctime and forces a new verification (a verdict is only cached
+// once the file is over a second old, so a change within the same coarse
+// timestamp tick cannot hide behind an equal stamp); what is NOT caught after
 // the first verification is silent media corruption below the page cache
 // (bit rot) during this process's lifetime. The trade-off buys splice()
 // serving of hot chunks without re-hashing them on every get.
