@@ -1,0 +1,30 @@
+// Assembly: DaemonOptions -> origin -> tiers -> engine -> filesystem.
+// The only place that knows every concrete component (STYLE.md: a new tier
+// or origin is one folder plus one registration line here).
+// Thread-safety: called once, from main, before the FUSE loop starts.
+#pragma once
+
+#include <memory>
+
+#include "config/options.h"
+#include "core/cache.h"
+#include "core/origin.h"
+#include "fs/filesystem.h"
+
+namespace daramjwee::daemon {
+
+struct Assembled {
+  std::shared_ptr<Origin> origin;
+  std::shared_ptr<Cache> cache;
+  std::unique_ptr<fs::Filesystem> fs;
+};
+
+// Builds the origin (no network access yet). Errors: kConfigError.
+Result<std::shared_ptr<Origin>> build_origin(const config::DaemonOptions& options);
+
+// Opens the tiers and the engine, then the filesystem, which checks that the
+// origin answers for its root. Errors name what failed ("origin ... is
+// unreachable: ...", "cache_dir ...: ...").
+Result<Assembled> assemble(const config::DaemonOptions& options, std::shared_ptr<Origin> origin);
+
+}  // namespace daramjwee::daemon

@@ -1,0 +1,521 @@
+// Filesystem: how a path, its version and its chunks fit together.
+//
+// Names. The kernel knows inodes; we know paths. InodeTable hands out a
+// number per path (a hash, stable across forgets) and counts the kernel's
+// references. Attributes of a path come from its parent's listing, cached in
+// the engine under "d:<dir>" (namespace.h), so a lookup storm in one
+// directory costs one listing request, and a missing name is answered from
+// the listing with a negative dentry (entry_timeout = negative_ttl) without
+// asking the origin at all.
+//
+// Versions. open() resolves the path's attributes now and pins them in the
+// handle as a FileRef (path, version, etag, size). Every read of that handle
+// uses chunk keys carrying that version and sends the etag as If-Match, so a
+// handle sees one version from open to close, or gets EIO when the origin no
+// longer has it: never a mix. The kernel keeps its page cache across opens
+// (keep_cache) only when the version it cached is the one we pin now.
+//
+// Reads. A read maps to the chunks it covers. Each chunk comes from
+// Cache::get: a RAM hit is a SharedView replied as is (no copy); a disk hit
+// that exposes a FileRegion is spliced; anything else (an origin body, a
+// compressed disk entry) is read into memory once. A miss calls ChunkFetcher,
+// which the engine single-flights per key and which joins a prefetch already
+// fetching that chunk (readahead.cc). The handle's ReadaheadState drives
+// the prefetcher for sequential readers.
+//
+// Freshness and invalidation. Entry and attribute timeouts given to the
+// kernel equal ttl. A listing refresh that finds a change (ListFetcher)
+// queues the directory for the notifier thread, which invalidates the
+// directory, the entries that vanished and the inodes whose version changed.
+// The notifier runs outside every FUSE callback and holds no lock while
+// calling the kernel (notify_inval_* may block on the kernel's locks).
+#include "fs/filesystem.h"
+
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <condition_variable>
+#include <deque>
+#include <map>
+#include <thread>
+
+#include <fmt/format.h>
+
+#include "util/log.h"
+
+namespace daramjwee::fs {
+namespace {
+
+constexpr uint64_t kMaxChunkSize = 64ull << 20;
+constexpr uint64_t kMaxXattrChunks = 65536;
+
+double seconds(Duration d) { return std::chrono::duration<double>(d).count(); }
+
+}  // namespace
+
+Status FilesystemOptions::validate() const {
+  if (chunk_size == 0 || chunk_size > kMaxChunkSize) {
+    return Status::config_error("chunk_size", "must be between 1 byte and 64 MiB");
+  }
+  if (ttl.count() < 0) return Status::config_error("ttl", "must not be negative");
+  if (negative_ttl.count() < 0) return Status::config_error("negative_ttl", "must not be negative");
+  if (fill_wait.count() <= 0) return Status::config_error("fill_wait", "must be positive");
+  if (prefetch.threads < 0 || prefetch.threads > 256) {
+    return Status::config_error("prefetch_threads", "must be between 0 and 256");
+  }
+  return Status::ok();
+}
+
+struct Handle {
+  uint64_t ino = 0;
+  std::shared_ptr<const FileRef> file;
+  std::mutex mu;
+  ReadaheadState readahead;  // guarded by mu
+};
+
+struct DirHandle {
+  uint64_t ino = 0;
+  std::string path;
+  std::vector<DirItem> items;  // ".", "..", then the listing (immutable)
+};
+
+struct Filesystem::Impl {
+  FilesystemOptions options;
+  std::shared_ptr<Cache> cache;
+  std::shared_ptr<Origin> origin;
+  Namespace ns;
+  InodeTable inodes;
+  std::shared_ptr<ChunkSource> source;
+  std::unique_ptr<Prefetcher> prefetcher;
+
+  // Lock order: handles_mu, then a Handle's mu (never the reverse).
+  std::mutex handles_mu;
+  std::unordered_map<uint64_t, std::shared_ptr<Handle>> handles;     // guarded by handles_mu
+  std::unordered_map<uint64_t, std::shared_ptr<DirHandle>> dirs;     // guarded by handles_mu
+  uint64_t next_handle = 1;                                          // guarded by handles_mu
+
+  std::mutex notify_mu;
+  std::condition_variable_any notify_cv;
+  std::deque<std::string> changed_dirs;          // guarded by notify_mu
+  std::shared_ptr<KernelNotifier> notifier;      // set once before the thread starts
+  std::jthread notify_thread;
+
+  std::atomic<uint64_t> lookups{0}, negative_lookups{0}, opens{0}, reads{0}, read_bytes{0}, eio{0},
+      invalidations{0};
+
+  Impl(FilesystemOptions o, std::shared_ptr<Cache> c, std::shared_ptr<Origin> org, FileAttr root)
+      : options(o),
+        cache(std::move(c)),
+        origin(std::move(org)),
+        ns(cache, origin, NamespaceOptions{o.ttl, 4096}, std::move(root)),
+        source(std::make_shared<ChunkSource>()) {
+    source->origin = origin;
+    source->fills = std::make_shared<FillTable>();
+    source->fill_wait = o.fill_wait;
+    prefetcher = std::make_unique<Prefetcher>(o.prefetch, cache, source);
+  }
+
+  Attr to_attr(uint64_t ino, const FileAttr& a) const {
+    Attr out;
+    out.ino = ino;
+    out.type = a.type;
+    out.size = a.type == FileType::kDirectory ? 4096 : a.size;
+    out.mtime_ns = a.mtime_ns;
+    const bool dir = a.type == FileType::kDirectory;
+    uint32_t perm = a.mode & 07777 & ~uint32_t(0222);  // read-only, whatever the origin says
+    perm |= dir ? 0555 : 0444;
+    out.mode = (dir ? S_IFDIR : S_IFREG) | perm;
+    out.nlink = dir ? 2 : 1;
+    out.uid = options.uid;
+    out.gid = options.gid;
+    return out;
+  }
+
+  Entry make_entry(uint64_t ino, const FileAttr& a) const {
+    Entry e;
+    e.attr = to_attr(ino, a);
+    e.entry_timeout = seconds(options.ttl);
+    // Rounded sizes from a listing: let the kernel ask again soon (getattr
+    // then resolves the exact size with a HEAD).
+    e.attr_timeout = is_complete(a) ? seconds(options.ttl) : 0;
+    return e;
+  }
+
+  template <typename T>
+  FsResult<T> fail(const Status& s, std::string_view op, std::string_view path) {
+    Error err = error_from(s);
+    if (is_failure(err.code)) {
+      eio.fetch_add(1, std::memory_order_relaxed);
+      static util::RateLimit limit;
+      uint64_t suppressed = 0;
+      if (limit.allow(&suppressed)) {
+        util::logger("fs")->warn("{} failed path={} reason={} error={} suppressed={}", op, path,
+                                 reason(err.code), s.to_string(), suppressed);
+      }
+    }
+    return err;
+  }
+
+  std::shared_ptr<Handle> handle(uint64_t fh) {
+    std::lock_guard lock(handles_mu);
+    auto it = handles.find(fh);
+    return it == handles.end() ? nullptr : it->second;
+  }
+
+  std::shared_ptr<DirHandle> dir_handle(uint64_t dh) {
+    std::lock_guard lock(handles_mu);
+    auto it = dirs.find(dh);
+    return it == dirs.end() ? nullptr : it->second;
+  }
+
+  // One chunk as a ReadPiece covering [from, from+len) of the chunk.
+  FsResult<ReadPiece> chunk_piece(const std::shared_ptr<const FileRef>& file, uint64_t index, uint64_t from,
+                                  uint64_t len) {
+    const std::string key = chunk_key(file->path, file->version, index);
+    const uint64_t expected = file->chunk_length(index);
+    auto got = cache->get(key, make_chunk_fetcher(source, file, index));
+    if (!got) return fail<ReadPiece>(got.error(), "read", file->path);
+    ReadPiece piece;
+    piece.length = len;
+    if (auto view = got->body->view()) {
+      if (view->bytes.size() != expected) return short_chunk(key, file->path, view->bytes.size(), expected);
+      piece.mem = view->bytes.subspan(from, len);
+      piece.owner = std::move(view->owner);
+      return piece;
+    }
+    if (auto region = got->body->file_region()) {
+      if (region->length != expected) return short_chunk(key, file->path, region->length, expected);
+      piece.fd = region->fd;
+      piece.fd_offset = region->offset + from;
+      piece.owner = std::move(region->keepalive);
+      return piece;
+    }
+    auto bytes = read_all(*got->body, expected + 1);
+    if (!bytes) return fail<ReadPiece>(bytes.error(), "read", file->path);
+    if (bytes->size() != expected) return short_chunk(key, file->path, bytes->size(), expected);
+    auto shared = std::make_shared<const Bytes>(std::move(*bytes));
+    piece.mem = shared->span().subspan(from, len);
+    piece.owner = std::move(shared);
+    return piece;
+  }
+
+  FsResult<ReadPiece> short_chunk(const std::string& key, const std::string& path, uint64_t got,
+                                  uint64_t expected) {
+    // A cached chunk that disagrees with the pinned size is unusable: drop it
+    // so the next read refetches, and fail this one rather than serve garbage.
+    ignore_error(cache->remove(key));
+    return fail<ReadPiece>(Status::io_error(fmt::format("chunk has {} bytes, expected {}", got, expected)),
+                           "read", path);
+  }
+
+  void on_dir_changed(const std::string& dir) {
+    {
+      std::lock_guard lock(notify_mu);
+      if (changed_dirs.size() >= 1024) return;  // bounded; the ttl still expires kernel caches
+      changed_dirs.push_back(dir);
+    }
+    notify_cv.notify_one();
+  }
+
+  void notify_loop(std::stop_token stop) {
+    while (!stop.stop_requested()) {
+      std::string dir;
+      {
+        std::unique_lock lock(notify_mu);
+        notify_cv.wait(lock, stop, [&] { return !changed_dirs.empty(); });
+        if (stop.stop_requested()) return;
+        dir = std::move(changed_dirs.front());
+        changed_dirs.pop_front();
+      }
+      // The refresh that noticed the change publishes right after its fetcher
+      // returns; give it a moment so the listing we read next is the new one.
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+      invalidate_dir(dir);
+    }
+  }
+
+  void invalidate_dir(const std::string& dir) {
+    auto old = ns.take_decoded(dir);
+    auto now = ns.listing(dir);
+    auto dir_ino = inodes.find(dir);
+    if (dir_ino) {
+      notifier->inval_inode(*dir_ino);
+      invalidations.fetch_add(1, std::memory_order_relaxed);
+    }
+    if (!old) return;
+    for (const auto& e : old->entries) {
+      const DirEntry* fresh = now ? (*now)->find(e.name) : nullptr;
+      if (fresh && version_of(fresh->attr) == version_of(e.attr) && fresh->attr.type == e.attr.type) continue;
+      if (dir_ino) notifier->inval_entry(*dir_ino, e.name);
+      if (auto ino = inodes.find(join_path(dir, e.name))) notifier->inval_inode(*ino);
+      invalidations.fetch_add(1, std::memory_order_relaxed);
+    }
+  }
+};
+
+Filesystem::Filesystem(FilesystemOptions options, std::shared_ptr<Cache> cache, std::shared_ptr<Origin> origin,
+                       FileAttr root)
+    : impl_(std::make_unique<Impl>(options, std::move(cache), std::move(origin), std::move(root))),
+      options_(options) {
+  impl_->ns.set_change_listener([impl = impl_.get()](const std::string& dir) { impl->on_dir_changed(dir); });
+}
+
+Filesystem::~Filesystem() { shutdown(); }
+
+Result<std::unique_ptr<Filesystem>> Filesystem::open(FilesystemOptions options, std::shared_ptr<Cache> cache,
+                                                     std::shared_ptr<Origin> origin) {
+  if (Status s = options.validate(); !s) return s;
+  if (!cache || !origin) return Status::invalid_argument("filesystem needs a cache and an origin");
+  auto root = origin->stat("");
+  if (!root) return root.error();
+  if (root->type != FileType::kDirectory) {
+    return Status::invalid_argument(fmt::format("origin root {} is not a directory", origin->describe()));
+  }
+  return std::unique_ptr<Filesystem>(new Filesystem(options, std::move(cache), std::move(origin), *root));
+}
+
+void Filesystem::set_notifier(std::shared_ptr<KernelNotifier> notifier) {
+  if (!notifier || impl_->notify_thread.joinable()) return;
+  impl_->notifier = std::move(notifier);
+  impl_->notify_thread = std::jthread([impl = impl_.get()](std::stop_token st) { impl->notify_loop(st); });
+}
+
+void Filesystem::shutdown() {
+  impl_->prefetcher->shutdown();
+  if (impl_->notify_thread.joinable()) {
+    impl_->notify_thread.request_stop();
+    impl_->notify_cv.notify_all();
+    impl_->notify_thread.join();
+  }
+}
+
+FsResult<Entry> Filesystem::lookup(uint64_t parent, std::string_view name) {
+  impl_->lookups.fetch_add(1, std::memory_order_relaxed);
+  auto dir = impl_->inodes.path_of(parent);
+  if (!dir) return Errc::kNotFound;
+  if (name.empty() || name.size() > 255 || name == "." || name == ".." ||
+      name.find('/') != std::string_view::npos) {
+    return Errc::kNotFound;
+  }
+  std::string path = join_path(*dir, name);
+  auto attr = impl_->ns.attr(path);
+  if (!attr) {
+    if (attr.error().is(StatusCode::kNotFound)) {
+      impl_->negative_lookups.fetch_add(1, std::memory_order_relaxed);
+      Entry neg;
+      neg.entry_timeout = seconds(options_.negative_ttl);
+      return neg;  // ino 0: the kernel caches the negative dentry
+    }
+    return impl_->fail<Entry>(attr.error(), "lookup", path);
+  }
+  uint64_t ino = impl_->inodes.acquire(path);
+  return impl_->make_entry(ino, *attr);
+}
+
+void Filesystem::forget(uint64_t ino, uint64_t nlookup) { impl_->inodes.forget(ino, nlookup); }
+
+FsResult<Attr> Filesystem::getattr(uint64_t ino) {
+  auto path = impl_->inodes.path_of(ino);
+  if (!path) return Errc::kNotFound;
+  auto attr = impl_->ns.attr(*path);
+  if (!attr) return impl_->fail<Attr>(attr.error(), "getattr", *path);
+  return impl_->to_attr(ino, *attr);
+}
+
+FsResult<uint64_t> Filesystem::opendir(uint64_t ino) {
+  auto path = impl_->inodes.path_of(ino);
+  if (!path) return Errc::kNotFound;
+  auto attr = impl_->ns.attr(*path);
+  if (!attr) return impl_->fail<uint64_t>(attr.error(), "opendir", *path);
+  if (attr->type != FileType::kDirectory) return Errc::kNotDir;
+  auto listing = impl_->ns.listing(*path);
+  if (!listing) return impl_->fail<uint64_t>(listing.error(), "opendir", *path);
+  auto dh = std::make_shared<DirHandle>();
+  dh->ino = ino;
+  dh->path = *path;
+  const auto& entries = (*listing)->entries;
+  dh->items.reserve(entries.size() + 2);
+  FileAttr dir_attr;
+  dir_attr.type = FileType::kDirectory;
+  dh->items.push_back(DirItem{".", impl_->to_attr(ino, dir_attr)});
+  uint64_t parent_ino = path->empty() ? kRootIno : impl_->inodes.peek(split_path(*path).first);
+  dh->items.push_back(DirItem{"..", impl_->to_attr(parent_ino, dir_attr)});
+  for (const auto& e : entries) {
+    dh->items.push_back(DirItem{e.name, impl_->to_attr(impl_->inodes.peek(join_path(*path, e.name)), e.attr)});
+  }
+  std::lock_guard lock(impl_->handles_mu);
+  uint64_t id = impl_->next_handle++;
+  impl_->dirs.emplace(id, std::move(dh));
+  return id;
+}
+
+FsResult<std::vector<DirItem>> Filesystem::readdir(uint64_t dh, uint64_t offset, size_t max_items) {
+  auto d = impl_->dir_handle(dh);
+  if (!d) return Errc::kBadHandle;
+  std::vector<DirItem> out;
+  for (uint64_t i = offset; i < d->items.size() && out.size() < max_items; i++) out.push_back(d->items[i]);
+  return out;
+}
+
+Entry Filesystem::entry_for(uint64_t dh, const DirItem& item) {
+  auto d = impl_->dir_handle(dh);
+  Entry e;
+  e.attr = item.attr;
+  e.entry_timeout = seconds(options_.ttl);
+  e.attr_timeout = seconds(options_.ttl);
+  if (!d || item.name == "." || item.name == "..") return e;
+  e.attr.ino = impl_->inodes.acquire(join_path(d->path, item.name));
+  return e;
+}
+
+void Filesystem::releasedir(uint64_t dh) {
+  std::lock_guard lock(impl_->handles_mu);
+  impl_->dirs.erase(dh);
+}
+
+FsResult<OpenReply> Filesystem::open(uint64_t ino, bool write_access) {
+  if (write_access) return Errc::kReadOnly;
+  auto path = impl_->inodes.path_of(ino);
+  if (!path) return Errc::kNotFound;
+  auto attr = impl_->ns.attr(*path);
+  if (!attr) return impl_->fail<OpenReply>(attr.error(), "open", *path);
+  if (attr->type == FileType::kDirectory) return Errc::kIsDir;
+  if (!attr->size_exact) {
+    // A rounded size from a listing cannot cut chunks: ask for the real one.
+    auto exact = impl_->ns.stat_path(*path);
+    if (!exact) return impl_->fail<OpenReply>(exact.error(), "open", *path);
+    attr = std::move(exact);
+  }
+  auto h = std::make_shared<Handle>();
+  h->ino = ino;
+  auto file = std::make_shared<FileRef>();
+  file->path = *path;
+  file->version = version_of(*attr);
+  file->etag = attr->etag;
+  file->size = attr->size;
+  file->mtime_ns = attr->mtime_ns;
+  file->chunk_size = options_.chunk_size;
+  h->file = std::move(file);
+  OpenReply reply;
+  reply.keep_cache = impl_->inodes.exchange_version(ino, h->file->version) == h->file->version;
+  impl_->opens.fetch_add(1, std::memory_order_relaxed);
+  std::lock_guard lock(impl_->handles_mu);
+  reply.fh = impl_->next_handle++;
+  impl_->handles.emplace(reply.fh, std::move(h));
+  return reply;
+}
+
+FsResult<ReadData> Filesystem::read(uint64_t fh, uint64_t offset, uint64_t size) {
+  auto h = impl_->handle(fh);
+  if (!h) return Errc::kBadHandle;
+  const auto& file = h->file;
+  ReadData out;
+  impl_->reads.fetch_add(1, std::memory_order_relaxed);
+  if (offset >= file->size || size == 0) return out;
+  const uint64_t end = std::min(file->size, offset + size);
+  {
+    std::lock_guard lock(h->mu);
+    impl_->prefetcher->on_read(h->readahead, file, offset, end);
+  }
+  const uint64_t cs = file->chunk_size;
+  for (uint64_t index = offset / cs; index * cs < end; index++) {
+    const uint64_t chunk_start = index * cs;
+    const uint64_t from = std::max(offset, chunk_start) - chunk_start;
+    const uint64_t to = std::min(end, chunk_start + cs) - chunk_start;
+    auto piece = impl_->chunk_piece(file, index, from, to - from);
+    if (!piece) {
+      // A short read is better than an error when some bytes are in hand.
+      if (out.total > 0) break;
+      return piece.error();
+    }
+    out.total += piece->length;
+    out.pieces.push_back(std::move(*piece));
+  }
+  impl_->read_bytes.fetch_add(out.total, std::memory_order_relaxed);
+  return out;
+}
+
+void Filesystem::release(uint64_t fh) {
+  std::lock_guard lock(impl_->handles_mu);
+  impl_->handles.erase(fh);
+}
+
+StatfsReply Filesystem::statfs() {
+  StatfsReply r;
+  uint64_t used = 0, capacity = options_.capacity_bytes;
+  for (const auto& t : impl_->cache->stats().tiers) used += t.store.used_bytes;
+  r.blocks = capacity / r.block_size;
+  r.blocks_free = capacity > used ? (capacity - used) / r.block_size : 0;
+  r.files = impl_->inodes.size();
+  return r;
+}
+
+namespace {
+constexpr std::string_view kXattrTiers = "user.daramjwee.tiers";
+constexpr std::string_view kXattrVersion = "user.daramjwee.version";
+constexpr std::string_view kXattrAge = "user.daramjwee.age";
+}  // namespace
+
+FsResult<std::string> Filesystem::listxattr(uint64_t ino) {
+  auto path = impl_->inodes.path_of(ino);
+  if (!path) return Errc::kNotFound;
+  auto attr = impl_->ns.attr(*path);
+  if (!attr) return impl_->fail<std::string>(attr.error(), "listxattr", *path);
+  if (attr->type == FileType::kDirectory) return std::string();
+  std::string out;
+  for (auto name : {kXattrTiers, kXattrVersion, kXattrAge}) {
+    out.append(name);
+    out.push_back('\0');
+  }
+  return out;
+}
+
+FsResult<std::string> Filesystem::getxattr(uint64_t ino, std::string_view name) {
+  auto path = impl_->inodes.path_of(ino);
+  if (!path) return Errc::kNotFound;
+  if (name != kXattrTiers && name != kXattrVersion && name != kXattrAge) return Errc::kNoData;
+  auto attr = impl_->ns.attr(*path);
+  if (!attr) return impl_->fail<std::string>(attr.error(), "getxattr", *path);
+  if (attr->type == FileType::kDirectory) return Errc::kNoData;
+  const std::string version = version_of(*attr);
+  if (name == kXattrVersion) return version;
+  if (name == kXattrAge) {
+    auto age = impl_->ns.age(*path);
+    if (!age) return Errc::kNoData;
+    return std::to_string(std::chrono::duration_cast<std::chrono::seconds>(*age).count());
+  }
+  // Where the chunks of the current version are, tier by tier, in chain order.
+  const uint64_t chunks = (attr->size + options_.chunk_size - 1) / options_.chunk_size;
+  std::map<std::string, uint64_t> count;
+  const uint64_t checked = std::min(chunks, kMaxXattrChunks);
+  for (uint64_t i = 0; i < checked; i++) {
+    auto where = impl_->cache->locate(chunk_key(*path, version, i));
+    if (!where) return impl_->fail<std::string>(where.error(), "getxattr", *path);
+    for (const auto& p : *where) count[p.tier]++;
+  }
+  std::string out;
+  for (const auto& tier : impl_->cache->tier_names()) {
+    auto it = count.find(tier);
+    if (it == count.end()) continue;
+    if (!out.empty()) out.push_back(' ');
+    out += fmt::format("{}={}/{}", tier, it->second, chunks);
+  }
+  return out.empty() ? std::string("none") : out;
+}
+
+FsStats Filesystem::stats() const {
+  FsStats s;
+  s.lookups = impl_->lookups.load();
+  s.negative_lookups = impl_->negative_lookups.load();
+  s.opens = impl_->opens.load();
+  s.reads = impl_->reads.load();
+  s.read_bytes = impl_->read_bytes.load();
+  s.eio = impl_->eio.load();
+  s.kernel_invalidations = impl_->invalidations.load();
+  s.prefetch = impl_->prefetcher->stats();
+  s.chunk_origin_requests = impl_->source->origin_requests.load();
+  s.joined_fills = impl_->source->joined_fills.load();
+  return s;
+}
+
+}  // namespace daramjwee::fs

@@ -1,0 +1,149 @@
+// Filesystem: the read-only filesystem over the cache, without FUSE types.
+//
+// Every operation the FUSE adapter needs is a method here taking inode
+// numbers and handle ids and answering plain values or an fs::Error, so the
+// whole behaviour is testable without a mount (mountpoint-s3's reftests).
+// filesystem.cc has the essay on how paths, versions and chunks fit together.
+//
+// Ownership: the Filesystem shares the Cache and the Origin with the daemon;
+// it owns the inode table, open handles and the prefetcher. shutdown() stops
+// background work; the daemon closes the cache afterwards.
+// Thread-safety: every method may be called concurrently (FUSE's
+// multithreaded loop). A handle is used by concurrent reads too: its mutable
+// state has its own mutex. No lock is held across a cache or origin call.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "core/cache.h"
+#include "core/origin.h"
+#include "fs/errors.h"
+#include "fs/inode_table.h"
+#include "fs/namespace.h"
+#include "fs/readahead.h"
+
+namespace daramjwee::fs {
+
+struct FilesystemOptions {
+  uint64_t chunk_size = 1 << 20;                         // Default: 1 MiB
+  Duration ttl = std::chrono::seconds(60);               // Default: 60 s (entry/attr timeouts)
+  Duration negative_ttl = std::chrono::seconds(30);      // Default: 30 s (negative dentries)
+  Duration fill_wait = std::chrono::seconds(60);         // Default: 60 s wait for another fill
+  PrefetchOptions prefetch;                              // Default: see PrefetchOptions
+  uint32_t uid = 0, gid = 0;                             // Default: root
+  uint64_t capacity_bytes = 0;                           // reported by statfs
+  // Errors name the field: zero or >64 MiB chunk, negative durations.
+  Status validate() const;
+};
+
+struct Attr {
+  uint64_t ino = 0;
+  FileType type = FileType::kFile;
+  uint64_t size = 0;
+  int64_t mtime_ns = 0;
+  uint32_t mode = 0;   // full st_mode (type bits included)
+  uint32_t nlink = 1;
+  uint32_t uid = 0, gid = 0;
+};
+
+struct Entry {
+  Attr attr;          // attr.ino == 0: a negative entry
+  double entry_timeout = 0;
+  double attr_timeout = 0;
+};
+
+struct OpenReply {
+  uint64_t fh = 0;
+  bool keep_cache = false;
+};
+
+// One piece of a read reply: shared memory, a file range to splice, or both
+// empty for a zero-length read. `owner` keeps memory or fd alive until the
+// reply is sent.
+struct ReadPiece {
+  std::span<const std::byte> mem;
+  int fd = -1;
+  uint64_t fd_offset = 0;
+  uint64_t length = 0;
+  std::shared_ptr<const void> owner;
+  bool is_fd() const { return fd >= 0; }
+};
+struct ReadData {
+  std::vector<ReadPiece> pieces;
+  uint64_t total = 0;
+};
+
+struct DirItem {
+  std::string name;
+  Attr attr;  // ino from InodeTable::peek (not registered)
+};
+
+struct StatfsReply {
+  uint64_t block_size = 4096, blocks = 0, blocks_free = 0, files = 0, name_max = 255;
+};
+
+struct FsStats {
+  uint64_t lookups = 0, negative_lookups = 0, opens = 0, reads = 0, read_bytes = 0;
+  uint64_t eio = 0, kernel_invalidations = 0;
+  PrefetchStats prefetch;
+  uint64_t chunk_origin_requests = 0, joined_fills = 0;
+};
+
+// The adapter implements this to pass invalidations to the kernel. Called
+// from the filesystem's notifier thread only, never inside an operation.
+class KernelNotifier {
+ public:
+  virtual ~KernelNotifier() = default;
+  virtual void inval_inode(uint64_t ino) = 0;
+  virtual void inval_entry(uint64_t parent, const std::string& name) = 0;
+};
+
+class Filesystem {
+ public:
+  // Checks the options and the root (origin stat of ""). Errors: kConfigError
+  // naming the field; the origin's error when the root is unreachable.
+  static Result<std::unique_ptr<Filesystem>> open(FilesystemOptions options,
+                                                  std::shared_ptr<Cache> cache,
+                                                  std::shared_ptr<Origin> origin);
+  ~Filesystem();
+
+  FsResult<Entry> lookup(uint64_t parent, std::string_view name);  // +1 nlookup if positive
+  void forget(uint64_t ino, uint64_t nlookup);
+  FsResult<Attr> getattr(uint64_t ino);
+  FsResult<uint64_t> opendir(uint64_t ino);
+  // Items [offset, ...) of an open directory; "." and ".." come first.
+  FsResult<std::vector<DirItem>> readdir(uint64_t dh, uint64_t offset, size_t max_items);
+  // An Entry for an item readdir returned (readdirplus): +1 nlookup.
+  Entry entry_for(uint64_t dh, const DirItem& item);
+  void releasedir(uint64_t dh);
+  FsResult<OpenReply> open(uint64_t ino, bool write_access);
+  FsResult<ReadData> read(uint64_t fh, uint64_t offset, uint64_t size);
+  void release(uint64_t fh);
+  StatfsReply statfs();
+  FsResult<std::string> getxattr(uint64_t ino, std::string_view name);
+  FsResult<std::string> listxattr(uint64_t ino);  // NUL-separated names
+
+  // Starts the notifier thread (kernel invalidations). Optional.
+  void set_notifier(std::shared_ptr<KernelNotifier> notifier);
+  // Stops prefetch and notifications. Idempotent.
+  void shutdown();
+  FsStats stats() const;
+  const FilesystemOptions& options() const { return options_; }
+
+ private:
+  struct Impl;
+  Filesystem(FilesystemOptions options, std::shared_ptr<Cache> cache, std::shared_ptr<Origin> origin,
+             FileAttr root);
+  std::unique_ptr<Impl> impl_;
+  FilesystemOptions options_;
+};
+
+}  // namespace daramjwee::fs

@@ -1,0 +1,327 @@
+// Chunk fetching and sequential prefetch.
+//
+// The problem. FUSE hands us reads of at most 128 KiB (often less), and a
+// chunk is 1 MiB. Fetching chunk by chunk on demand makes a cold sequential
+// read of a 256 MiB file cost 256 origin round trips, each paid while the
+// reader waits. What we want instead (mountpoint-s3's prefetch.rs does the
+// same for S3): notice that a handle reads sequentially, and keep a growing
+// window of chunks in flight ahead of it with ONE ranged request per window
+// extension, publishing each chunk to the cache the moment its bytes are in.
+//
+// Detecting sequential access. Each handle keeps ReadaheadState. A read that
+// starts near where the previous one ended (within two chunks: with async
+// reads the kernel's requests reach our worker threads slightly out of order)
+// is sequential; anything else resets the window to zero, so a random reader
+// fetches exactly the chunks it touches and nothing more. The window doubles
+// each time the reader enters a new chunk, from 1 chunk up to
+// max_window_bytes, and a new job is queued only when less than half a window
+// is left ahead, so the steady state is one request per half window.
+//
+// Who fetches a chunk. Two paths can want the same chunk: the reader's own
+// Cache::get (the engine calls ChunkFetcher on a miss, single-flighted per
+// key) and a prefetch job. The FillTable arbitrates: whoever registers first
+// fetches; the other waits for the bytes (bounded by fill_wait, so a reader
+// never hangs). A prefetch job trims its range to chunks that are neither
+// cached (Cache::locate) nor in the table, so the remount case (everything on
+// disk) costs no origin request at all.
+//
+// Publishing. A prefetched chunk is put into the engine through Cache::get
+// with a fetcher that returns the bytes already in hand, so it takes the
+// engine's normal fill path: tier 0 at once, lower tiers write-behind (a plain
+// Cache::set would write only tier 0, and a remount would find nothing).
+// The race that dictates the order: a reader's get may already be the
+// engine's leader for chunk k, waiting in ChunkFetcher on our fill. If we
+// called Cache::get(k) before finishing the fill, we would join the reader's
+// flight and wait for it while it waits for us. So the fill is finished
+// (waiters wake with the bytes) first, published second, and erased from the
+// table last, which also lets a reader that misses in between find the bytes.
+//
+// Shutdown. Jobs are dropped when the queue is full (counted) and abandoned
+// between chunks when the prefetcher stops; every fill a job registered is
+// finished on every exit path, so nobody waits for a job that is gone.
+#include "fs/readahead.h"
+
+#include <fmt/format.h>
+
+#include "util/log.h"
+
+namespace daramjwee::fs {
+namespace {
+
+class BytesFetcher final : public Fetcher {
+ public:
+  BytesFetcher(Metadata meta, SharedBytes data) : meta_(std::move(meta)), data_(std::move(data)) {}
+  Result<FetchOutcome> fetch(std::string_view, const Metadata*) override {
+    return FetchOutcome(FetchedBody{meta_, make_bytes_reader(data_)});
+  }
+
+ private:
+  Metadata meta_;
+  SharedBytes data_;
+};
+
+Metadata chunk_metadata(const FileRef& file, uint64_t length) {
+  Metadata m;
+  m.etag = file.version;
+  m.size = length;
+  m.origin_mtime_ns = file.mtime_ns;
+  m.cached_at = Clock::now();
+  return m;
+}
+
+// Reads exactly `length` bytes; a short body is an error (never a short chunk).
+Result<SharedBytes> read_exactly(Reader& reader, uint64_t length) {
+  Bytes buf(length);
+  uint64_t got = 0;
+  while (got < length) {
+    auto n = reader.read(std::span<std::byte>(buf.data() + got, length - got));
+    if (!n) return n.error();
+    if (*n == 0) return Status::io_error(fmt::format("origin body ended at {} of {} bytes", got, length), true);
+    got += *n;
+  }
+  buf.resize(length);
+  return SharedBytes(std::make_shared<const Bytes>(std::move(buf)));
+}
+
+class ChunkFetcher final : public Fetcher {
+ public:
+  ChunkFetcher(std::shared_ptr<ChunkSource> source, std::shared_ptr<const FileRef> file, uint64_t index)
+      : source_(std::move(source)), file_(std::move(file)), index_(index) {}
+
+  Result<FetchOutcome> fetch(std::string_view key, const Metadata*) override {
+    const uint64_t length = file_->chunk_length(index_);
+    std::string k(key);
+    auto [fill, leader] = source_->fills->join_or_lead(k);
+    if (!leader) {
+      source_->joined_fills.fetch_add(1, std::memory_order_relaxed);
+      auto data = FillTable::wait(*fill, source_->fill_wait);
+      if (!data) return data.error();
+      return FetchOutcome(FetchedBody{chunk_metadata(*file_, length), make_bytes_reader(*data)});
+    }
+    source_->origin_requests.fetch_add(1, std::memory_order_relaxed);
+    Result<SharedBytes> data = Status::internal("unset");
+    auto body = source_->origin->read(file_->path, file_->etag,
+                                      ByteRange{index_ * file_->chunk_size, length});
+    data = body ? read_exactly(**body, length) : Result<SharedBytes>(body.error());
+    FillTable::finish(*fill, data.status(), data ? *data : nullptr);
+    source_->fills->erase(k, fill);
+    if (!data) return data.error();
+    return FetchOutcome(FetchedBody{chunk_metadata(*file_, length), make_bytes_reader(*data)});
+  }
+
+ private:
+  std::shared_ptr<ChunkSource> source_;
+  std::shared_ptr<const FileRef> file_;
+  uint64_t index_;
+};
+
+}  // namespace
+
+std::string chunk_key(std::string_view path, std::string_view version, uint64_t index) {
+  std::string k;
+  k.reserve(2 + path.size() + version.size() + 24);
+  k.append("c:").append(path).push_back('\0');
+  k.append(version).push_back('\0');
+  k.append(std::to_string(index));
+  return k;
+}
+
+std::pair<std::shared_ptr<FillTable::Fill>, bool> FillTable::join_or_lead(const std::string& key) {
+  std::lock_guard lock(mu_);
+  auto [it, inserted] = fills_.try_emplace(key);
+  if (inserted) it->second = std::make_shared<Fill>();
+  return {it->second, inserted};
+}
+
+bool FillTable::contains(const std::string& key) const {
+  std::lock_guard lock(mu_);
+  return fills_.count(key) != 0;
+}
+
+void FillTable::finish(Fill& fill, Status status, SharedBytes data) {
+  {
+    std::lock_guard lock(fill.mu);
+    if (fill.done) return;
+    fill.done = true;
+    fill.status = std::move(status);
+    fill.data = std::move(data);
+  }
+  fill.cv.notify_all();
+}
+
+void FillTable::erase(const std::string& key, const std::shared_ptr<Fill>& fill) {
+  std::lock_guard lock(mu_);
+  auto it = fills_.find(key);
+  if (it != fills_.end() && it->second == fill) fills_.erase(it);
+}
+
+Result<SharedBytes> FillTable::wait(Fill& fill, Duration timeout) {
+  std::unique_lock lock(fill.mu);
+  if (!fill.cv.wait_for(lock, timeout, [&] { return fill.done; })) {
+    return Status::timeout("waited too long for a chunk another request is fetching");
+  }
+  if (!fill.status.is_ok()) return fill.status;
+  return fill.data;
+}
+
+std::shared_ptr<Fetcher> make_chunk_fetcher(std::shared_ptr<ChunkSource> source,
+                                            std::shared_ptr<const FileRef> file, uint64_t index) {
+  return std::make_shared<ChunkFetcher>(std::move(source), std::move(file), index);
+}
+
+Prefetcher::Prefetcher(PrefetchOptions options, std::shared_ptr<Cache> cache,
+                       std::shared_ptr<ChunkSource> source)
+    : options_(options), cache_(std::move(cache)), source_(std::move(source)) {
+  for (int i = 0; i < options_.threads; i++) {
+    threads_.emplace_back([this](std::stop_token st) { run(st); });
+  }
+}
+
+Prefetcher::~Prefetcher() { shutdown(); }
+
+void Prefetcher::shutdown() {
+  {
+    std::lock_guard lock(mu_);
+    if (stopping_ && threads_.empty()) return;
+    stopping_ = true;
+    dropped_.fetch_add(queue_.size(), std::memory_order_relaxed);
+    queue_.clear();
+  }
+  for (auto& t : threads_) t.request_stop();
+  cv_.notify_all();
+  for (auto& t : threads_) {
+    if (t.joinable()) t.join();
+  }
+  threads_.clear();
+}
+
+void Prefetcher::on_read(ReadaheadState& st, const std::shared_ptr<const FileRef>& file, uint64_t off,
+                         uint64_t end) {
+  if (options_.threads <= 0 || end <= off) return;
+  const uint64_t cs = file->chunk_size;
+  const uint64_t tolerance = 2 * cs;
+  bool sequential = st.started ? (off + tolerance >= st.next_offset && off <= st.next_offset + tolerance)
+                               : off == 0;
+  const uint64_t chunk = (end - 1) / cs;
+  if (!sequential) {
+    st = ReadaheadState{true, end, chunk, 0, 0};
+    return;
+  }
+  const bool new_chunk = !st.started || chunk > st.last_chunk;
+  st.started = true;
+  st.next_offset = std::max(st.next_offset, end);
+  if (!new_chunk) return;
+  st.last_chunk = chunk;
+  const uint64_t max_window = std::max<uint64_t>(1, options_.max_window_bytes / cs);
+  st.window = st.window == 0 ? 1 : std::min(st.window * 2, max_window);
+  const uint64_t total = file->chunk_count();
+  const uint64_t want = std::min(total, chunk + 1 + st.window);
+  const uint64_t start = std::max(st.planned_until, chunk + 1);
+  if (start >= want) return;
+  const uint64_t lead = st.planned_until > chunk + 1 ? st.planned_until - chunk - 1 : 0;
+  if (lead * 2 > st.window) return;  // more than half a window still ahead
+  st.planned_until = want;
+  {
+    std::lock_guard lock(mu_);
+    if (stopping_) return;
+    if (queue_.size() >= options_.queue) {
+      dropped_.fetch_add(1, std::memory_order_relaxed);
+      return;
+    }
+    queue_.push_back(Job{file, start, want});
+  }
+  jobs_.fetch_add(1, std::memory_order_relaxed);
+  cv_.notify_one();
+}
+
+void Prefetcher::run(std::stop_token stop) {
+  while (!stop.stop_requested()) {
+    Job job;
+    {
+      std::unique_lock lock(mu_);
+      cv_.wait(lock, stop, [&] { return !queue_.empty(); });
+      if (stop.stop_requested() || queue_.empty()) return;
+      job = std::move(queue_.front());
+      queue_.pop_front();
+    }
+    execute(job, stop);
+  }
+}
+
+bool Prefetcher::cached(const std::string& key) {
+  auto where = cache_->locate(key);
+  return where && !where->empty();
+}
+
+void Prefetcher::execute(const Job& job, const std::stop_token& stop) {
+  const FileRef& f = *job.file;
+  // Trim: skip what is cached or already being fetched; stop the range at the
+  // first chunk someone else owns so one request covers a contiguous run.
+  uint64_t s = job.first;
+  std::vector<std::pair<std::string, std::shared_ptr<FillTable::Fill>>> mine;
+  for (; s < job.last; s++) {
+    std::string key = chunk_key(f.path, f.version, s);
+    if (source_->fills->contains(key) || cached(key)) continue;
+    break;
+  }
+  for (uint64_t i = s; i < job.last; i++) {
+    std::string key = chunk_key(f.path, f.version, i);
+    if (i > s && cached(key)) break;
+    auto [fill, leader] = source_->fills->join_or_lead(key);
+    if (!leader) break;
+    mine.emplace_back(std::move(key), std::move(fill));
+  }
+  if (mine.empty()) return;
+  uint64_t done = 0;
+  auto abandon = [&](const Status& why) {
+    for (uint64_t j = done; j < mine.size(); j++) {
+      FillTable::finish(*mine[j].second, why, nullptr);
+      source_->fills->erase(mine[j].first, mine[j].second);
+    }
+  };
+  const uint64_t offset = s * f.chunk_size;
+  uint64_t length = 0;
+  for (uint64_t j = 0; j < mine.size(); j++) length += f.chunk_length(s + j);
+  requests_.fetch_add(1, std::memory_order_relaxed);
+  source_->origin_requests.fetch_add(1, std::memory_order_relaxed);
+  auto body = source_->origin->read(f.path, f.etag, ByteRange{offset, length});
+  if (!body) {
+    failures_.fetch_add(1, std::memory_order_relaxed);
+    static util::RateLimit limit;
+    uint64_t suppressed = 0;
+    if (limit.allow(&suppressed)) {
+      util::logger("fs")->warn("prefetch failed path={} chunks={}..{} error={} suppressed={}", f.path, s,
+                               s + mine.size(), body.error().to_string(), suppressed);
+    }
+    abandon(body.error());
+    return;
+  }
+  for (; done < mine.size(); done++) {
+    if (stop.stop_requested()) {
+      abandon(Status::cache_closed());
+      return;
+    }
+    const uint64_t index = s + done;
+    const uint64_t len = f.chunk_length(index);
+    auto data = read_exactly(**body, len);
+    if (!data) {
+      failures_.fetch_add(1, std::memory_order_relaxed);
+      abandon(data.error());
+      return;
+    }
+    auto& [key, fill] = mine[done];
+    FillTable::finish(*fill, Status::ok(), *data);
+    // Publish through the engine's fill path (tier 0 now, lower tiers
+    // write-behind), then drain what it hands back so a tee-ing fill completes.
+    auto got = cache_->get(key, std::make_shared<BytesFetcher>(chunk_metadata(f, len), *data));
+    if (got && !got->body->view()) ignore_error(got->body->skip(UINT64_MAX).status());
+    source_->fills->erase(key, fill);
+    chunks_.fetch_add(1, std::memory_order_relaxed);
+  }
+}
+
+PrefetchStats Prefetcher::stats() const {
+  return PrefetchStats{jobs_.load(), dropped_.load(), chunks_.load(), requests_.load(), failures_.load()};
+}
+
+}  // namespace daramjwee::fs

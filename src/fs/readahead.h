@@ -1,0 +1,147 @@
+// Chunks, the in-flight fill table, and sequential prefetch.
+//
+// A file version is cut into chunks of `chunk_size` bytes; chunk i of version
+// V of path P lives in the engine under "c:P\0V\0i", so chunks of different
+// versions never mix and every chunk is immutable.
+//
+// FillTable: the chunks being fetched right now, by whom. Both the engine's
+// miss path (ChunkFetcher) and the prefetcher register here, so a reader that
+// misses on a chunk a prefetch stream is about to deliver waits for it instead
+// of asking the origin again, and a prefetch never re-fetches a chunk a reader
+// is already fetching. readahead.cc has the essay.
+// Thread-safety: every class here is thread-safe.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "core/cache.h"
+#include "core/origin.h"
+
+namespace daramjwee::fs {
+
+// One pinned version of one file: what a handle reads.
+struct FileRef {
+  std::string path;
+  std::string version;  // chunk-key version (etag, or size+mtime)
+  std::string etag;     // sent to the origin as If-Match; "" if unknown
+  uint64_t size = 0;
+  int64_t mtime_ns = 0;
+  uint64_t chunk_size = 1 << 20;
+
+  uint64_t chunk_count() const { return (size + chunk_size - 1) / chunk_size; }
+  uint64_t chunk_length(uint64_t index) const {
+    uint64_t off = index * chunk_size;
+    return off >= size ? 0 : std::min<uint64_t>(chunk_size, size - off);
+  }
+};
+
+std::string chunk_key(std::string_view path, std::string_view version, uint64_t index);
+
+class FillTable {
+ public:
+  struct Fill {
+    std::mutex mu;
+    std::condition_variable cv;
+    bool done = false;   // guarded by mu
+    Status status;       // guarded by mu; valid when done
+    SharedBytes data;    // guarded by mu; valid when done and status OK
+  };
+
+  // The fill for `key`: an existing one (leader=false) or a new one this
+  // caller now owns and must complete (leader=true).
+  std::pair<std::shared_ptr<Fill>, bool> join_or_lead(const std::string& key);
+  bool contains(const std::string& key) const;
+  // Marks the fill done and wakes its waiters; the entry stays visible (so a
+  // late reader still finds the bytes) until erase().
+  static void finish(Fill& fill, Status status, SharedBytes data);
+  // Removes `key` if it still maps to `fill`.
+  void erase(const std::string& key, const std::shared_ptr<Fill>& fill);
+  // Waits until the fill is done or `timeout` passes (kTimeout).
+  static Result<SharedBytes> wait(Fill& fill, Duration timeout);
+
+ private:
+  mutable std::mutex mu_;
+  std::unordered_map<std::string, std::shared_ptr<Fill>> fills_;  // guarded by mu_
+};
+
+// What chunk fetches need, shared by fetchers that outlive their requests.
+struct ChunkSource {
+  std::shared_ptr<Origin> origin;
+  std::shared_ptr<FillTable> fills;
+  Duration fill_wait = std::chrono::seconds(60);  // bound on waiting for another fill
+  std::atomic<uint64_t> origin_requests{0};        // ranged reads issued
+  std::atomic<uint64_t> joined_fills{0};           // misses served by another's fill
+};
+
+// The engine's fetcher for one chunk (one ranged origin request, or the
+// bytes of a fill already in flight).
+std::shared_ptr<Fetcher> make_chunk_fetcher(std::shared_ptr<ChunkSource> source,
+                                            std::shared_ptr<const FileRef> file, uint64_t index);
+
+// Per-handle access pattern; guarded by the handle's mutex.
+struct ReadaheadState {
+  bool started = false;
+  uint64_t next_offset = 0;    // where a sequential reader reads next
+  uint64_t last_chunk = 0;     // chunk of the last read's end
+  uint64_t window = 0;         // chunks to keep ahead; 0 = not sequential
+  uint64_t planned_until = 0;  // chunks [.., planned_until) already queued
+};
+
+struct PrefetchOptions {
+  int threads = 4;                       // Default: 4 prefetch threads
+  size_t queue = 64;                     // Default: 64 queued jobs (then dropped)
+  uint64_t max_window_bytes = 64 << 20;  // Default: 64 MiB ahead at most
+};
+
+struct PrefetchStats {
+  uint64_t jobs = 0, dropped = 0, chunks = 0, requests = 0, failures = 0;
+};
+
+class Prefetcher {
+ public:
+  Prefetcher(PrefetchOptions options, std::shared_ptr<Cache> cache,
+             std::shared_ptr<ChunkSource> source);
+  ~Prefetcher();  // shutdown()
+
+  // Records a read of [off, end) and, for a sequential reader, queues the
+  // next chunks (a growing window). Never blocks on I/O.
+  void on_read(ReadaheadState& state, const std::shared_ptr<const FileRef>& file, uint64_t off,
+               uint64_t end);
+  // Stops taking jobs, aborts running ones between chunks, joins the threads.
+  void shutdown();
+  PrefetchStats stats() const;
+
+ private:
+  struct Job {
+    std::shared_ptr<const FileRef> file;
+    uint64_t first, last;  // chunks [first, last)
+  };
+  void run(std::stop_token stop);
+  void execute(const Job& job, const std::stop_token& stop);
+  bool cached(const std::string& key);
+
+  const PrefetchOptions options_;
+  std::shared_ptr<Cache> cache_;
+  std::shared_ptr<ChunkSource> source_;
+
+  std::mutex mu_;
+  std::condition_variable_any cv_;
+  std::deque<Job> queue_;  // guarded by mu_
+  bool stopping_ = false;  // guarded by mu_
+  std::vector<std::jthread> threads_;
+
+  std::atomic<uint64_t> jobs_{0}, dropped_{0}, chunks_{0}, requests_{0}, failures_{0};
+};
+
+}  // namespace daramjwee::fs
