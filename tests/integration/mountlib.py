@@ -75,8 +75,9 @@ class Origin:
         out = []
         for line in self.lines()[mark:]:
             try:
-                req = line.split('"')[1]
-                method, target = req.split(" ")[:2]
+                parts = line.split('"')
+                method, target = parts[1].split(" ")[:2]
+                status, nbytes = parts[2].split()[:2]
             except (IndexError, ValueError):
                 continue
             target = urllib.parse.unquote(target)
@@ -84,7 +85,7 @@ class Origin:
                 continue
             if data_only and (method != "GET" or target.endswith("/")):
                 continue
-            out.append((method, target))
+            out.append((method, target, int(status), int(nbytes) if nbytes.isdigit() else 0))
         return out
 
     def stop(self):
@@ -180,6 +181,13 @@ def run(main):
     finally:
         shutil.rmtree(work, ignore_errors=True)
     print("PASS", flush=True)
+
+
+def drop_page_cache():
+    """Makes the next read reach the daemon (root only; tests run as root)."""
+    subprocess.run(["sync"])
+    with open("/proc/sys/vm/drop_caches", "w") as f:
+        f.write("3\n")
 
 
 def sha256(path, bufsize=1 << 20):
