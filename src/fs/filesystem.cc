@@ -208,6 +208,20 @@ struct Filesystem::Impl {
                            "read", path);
   }
 
+  // The attributes a handle pins. A listing entry without a version tag
+  // (nginx's JSON autoindex has none) cannot pin reads to a version, so the
+  // file's own attributes are fetched ("m:" key: one HEAD, then cached and
+  // persisted like everything else) and their tag is used: ranged reads then
+  // carry it and a replaced file fails cleanly instead of mixing versions.
+  Result<FileAttr> resolve_file(const std::string& path) {
+    auto attr = ns.attr(path);
+    if (!attr || attr->type == FileType::kDirectory) return attr;
+    if (!attr->etag.empty() && attr->size_exact) return attr;
+    auto exact = ns.stat_path(path);
+    if (!exact) return exact.error();
+    return exact;
+  }
+
   void on_dir_changed(const std::string& dir) {
     {
       std::lock_guard lock(notify_mu);
@@ -377,15 +391,9 @@ FsResult<OpenReply> Filesystem::open(uint64_t ino, bool write_access) {
   if (write_access) return Errc::kReadOnly;
   auto path = impl_->inodes.path_of(ino);
   if (!path) return Errc::kNotFound;
-  auto attr = impl_->ns.attr(*path);
+  auto attr = impl_->resolve_file(*path);
   if (!attr) return impl_->fail<OpenReply>(attr.error(), "open", *path);
   if (attr->type == FileType::kDirectory) return Errc::kIsDir;
-  if (!attr->size_exact) {
-    // A rounded size from a listing cannot cut chunks: ask for the real one.
-    auto exact = impl_->ns.stat_path(*path);
-    if (!exact) return impl_->fail<OpenReply>(exact.error(), "open", *path);
-    attr = std::move(exact);
-  }
   auto h = std::make_shared<Handle>();
   h->ino = ino;
   auto file = std::make_shared<FileRef>();
@@ -474,7 +482,7 @@ FsResult<std::string> Filesystem::getxattr(uint64_t ino, std::string_view name) 
   auto path = impl_->inodes.path_of(ino);
   if (!path) return Errc::kNotFound;
   if (name != kXattrTiers && name != kXattrVersion && name != kXattrAge) return Errc::kNoData;
-  auto attr = impl_->ns.attr(*path);
+  auto attr = impl_->resolve_file(*path);
   if (!attr) return impl_->fail<std::string>(attr.error(), "getxattr", *path);
   if (attr->type == FileType::kDirectory) return Errc::kNoData;
   const std::string version = version_of(*attr);
