@@ -5,7 +5,7 @@ from nginx's access log, and tree generators. Standard library only.
 Every test script: `python3 test_x.py DAEMON_BINARY`. Each starts its own
 nginx and mount and always unmounts (fusermount3 -u, then -uz) and kills what
 it started, by PID, in finally blocks."""
-import hashlib
+import hashlib  # noqa: F401 (tests use mountlib.hashlib)
 import os
 import shutil
 import signal
