@@ -130,7 +130,10 @@ int run(int argc, char** argv) {
   const config::DaemonOptions& o = cmd->options;
   spdlog::level::level_enum level = spdlog::level::info;
   util::parse_log_level(o.log_level, &level);
-  util::set_log_level(level);
+  // Until the mount is live, a failure must read as one line on stderr:
+  // components' progress and retry logs stay quiet unless asked for (-d or
+  // log_level=debug/trace).
+  util::set_log_level(level <= spdlog::level::debug || o.debug ? level : spdlog::level::critical);
   auto log = util::logger("fs");
   for (const auto& ignored : o.ignored_options) log->debug("ignoring mount option option={}", ignored);
 
@@ -196,6 +199,7 @@ int run(int argc, char** argv) {
     say_error(session.error().message());
     return 1;
   }
+  util::set_log_level(level);
   log->info("mounted origin={} mountpoint={} cache_dir={} ram_size={} disk_size={} chunk_size={}", o.origin,
             o.mountpoint, o.cache_dir, o.ram_size, o.disk_size, o.chunk_size);
   say_ready();
