@@ -38,7 +38,9 @@ namespace daramjwee {
 namespace {
 
 uint64_t load(const std::atomic<uint64_t>& a) { return a.load(std::memory_order_relaxed); }
+uint64_t load(const util::StripedCounter& c) { return c.load(); }
 void inc(std::atomic<uint64_t>& a, uint64_t n = 1) { a.fetch_add(n, std::memory_order_relaxed); }
+void inc(util::StripedCounter& c, uint64_t n = 1) { c.add(n); }
 
 // Logs a warning at most once per second per call site.
 #define DJ_WARN_LIMITED(log, ...)                             \

@@ -18,13 +18,15 @@
 #include "core/probation.h"
 #include "core/single_flight.h"
 #include "core/worker_pool.h"
+#include "util/striped_counter.h"
 
 namespace daramjwee {
 
+// Hot-path counters are striped per thread (util/striped_counter.h).
 struct TierCounters {
-  std::atomic<uint64_t> hits{0}, misses{0}, errors{0}, stale_hits{0}, negative_hits{0},
-      promotions{0}, failed_promotions{0}, fills{0}, failed_fills{0}, bytes_read{0},
-      bytes_written{0};
+  util::StripedCounter hits, misses, negative_hits, bytes_read;
+  std::atomic<uint64_t> errors{0}, stale_hits{0}, promotions{0}, failed_promotions{0}, fills{0},
+      failed_fills{0}, bytes_written{0};
 };
 
 struct Tier {
