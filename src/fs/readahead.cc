@@ -88,7 +88,12 @@ class ChunkFetcher final : public Fetcher {
   ChunkFetcher(std::shared_ptr<ChunkSource> source, std::shared_ptr<const FileRef> file, uint64_t index)
       : source_(std::move(source)), file_(std::move(file)), index_(index) {}
 
-  Result<FetchOutcome> fetch(std::string_view key, const Metadata*) override {
+  Result<FetchOutcome> fetch(std::string_view key, const Metadata* cached) override {
+    // A chunk key names one version, so a cached chunk can never be out of
+    // date: the engine's background refresh of a stale chunk is answered
+    // here without asking the origin (the version check happens on the
+    // file's metadata, not on its chunks).
+    if (cached && !cached->negative && cached->etag == file_->version) return FetchOutcome(NotModified{*cached});
     const uint64_t length = file_->chunk_length(index_);
     std::string k(key);
     auto [fill, leader] = source_->fills->join_or_lead(k);

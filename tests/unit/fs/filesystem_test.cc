@@ -1,0 +1,324 @@
+// Filesystem without a mount: the real engine over a real MemoryStore, and a
+// TreeOrigin that counts every origin call.
+#include "fs/filesystem.h"
+
+#include <unistd.h>
+
+#include <random>
+#include <set>
+#include <thread>
+
+#include <catch2/catch.hpp>
+
+#include "tests/unit/fs/tree_origin.h"
+#include "tiers/memory/memory_store.h"
+
+using namespace daramjwee;
+using namespace std::chrono_literals;
+
+namespace {
+
+std::string pattern(size_t n, int seed) {
+  std::string s(n, '\0');
+  std::mt19937 rng(seed);
+  for (auto& c : s) c = static_cast<char>(rng());
+  return s;
+}
+
+struct Rig {
+  std::shared_ptr<testing::TreeOrigin> origin = std::make_shared<testing::TreeOrigin>();
+  std::shared_ptr<Cache> cache;
+  std::unique_ptr<fs::Filesystem> fs;
+
+  explicit Rig(fs::FilesystemOptions o = {}, Duration ttl = std::chrono::minutes(5), bool populate = true) {
+    if (populate) {
+      origin->put_dir("dir");
+      origin->put_file("dir/a.txt", "hello", "\"a1\"");
+      origin->put_file("big.bin", pattern(64 * 4096 + 123, 1), "\"b1\"");
+      origin->put_file("with space.txt", "spaced", "\"s1\"");
+    }
+    tiers::MemoryStoreOptions mo;
+    mo.capacity_bytes = 64 << 20;
+    auto ram = tiers::MemoryStore::open(mo);
+    REQUIRE(ram);
+    CacheOptions co;
+    co.tiers.push_back(TierConfig{*ram, "memory", std::nullopt, std::nullopt});
+    co.ttl = ttl;
+    co.negative_ttl = 30s;
+    auto c = Cache::open(std::move(co));
+    REQUIRE(c);
+    cache = std::shared_ptr<Cache>(std::move(*c));
+    if (o.chunk_size == (1 << 20)) o.chunk_size = 4096;
+    o.ttl = ttl;
+    auto f = fs::Filesystem::open(o, cache, origin);
+    REQUIRE(f);
+    fs = std::move(*f);
+  }
+  ~Rig() {
+    fs->shutdown();
+    ignore_error(cache->close());
+  }
+
+  uint64_t ino(const std::string& path) {
+    uint64_t cur = fs::kRootIno;
+    size_t start = 0;
+    while (start < path.size()) {
+      size_t slash = path.find('/', start);
+      std::string part = path.substr(start, slash == std::string::npos ? std::string::npos : slash - start);
+      auto e = fs->lookup(cur, part);
+      REQUIRE(e);
+      REQUIRE(e->attr.ino != 0);
+      cur = e->attr.ino;
+      start = slash == std::string::npos ? path.size() : slash + 1;
+    }
+    return cur;
+  }
+
+  // Reads [off, off+n) through handle fh, as the FUSE adapter would reply.
+  std::string read(uint64_t fh, uint64_t off, uint64_t n) {
+    auto r = fs->read(fh, off, n);
+    REQUIRE(r);
+    std::string out;
+    for (const auto& p : r->pieces) {
+      if (p.is_fd()) {
+        std::string buf(p.length, '\0');
+        REQUIRE(pread(p.fd, buf.data(), p.length, static_cast<off_t>(p.fd_offset)) == static_cast<ssize_t>(p.length));
+        out += buf;
+      } else {
+        out.append(reinterpret_cast<const char*>(p.mem.data()), p.length);
+      }
+    }
+    REQUIRE(out.size() == r->total);
+    return out;
+  }
+
+  std::string read_file(const std::string& path, uint64_t step = 4096) {
+    auto h = fs->open(ino(path), false);
+    REQUIRE(h);
+    std::string out;
+    for (uint64_t off = 0;; off += step) {
+      std::string part = read(h->fh, off, step);
+      if (part.empty()) break;
+      out += part;
+    }
+    fs->release(h->fh);
+    return out;
+  }
+};
+
+}  // namespace
+
+TEST_CASE("filesystem: lookup, getattr and readdir reflect the origin", "[fs]") {
+  Rig rig;
+  auto e = rig.fs->lookup(fs::kRootIno, "dir");
+  REQUIRE(e);
+  CHECK(e->attr.type == FileType::kDirectory);
+  uint64_t a = rig.ino("dir/a.txt");
+  auto attr = rig.fs->getattr(a);
+  REQUIRE(attr);
+  CHECK(attr->size == 5);
+  CHECK((attr->mode & 0222) == 0);  // read-only whatever the origin says
+  CHECK(rig.ino("dir/a.txt") == a);  // stable
+
+  auto dh = rig.fs->opendir(fs::kRootIno);
+  REQUIRE(dh);
+  auto items = rig.fs->readdir(*dh, 0, 100);
+  REQUIRE(items);
+  std::set<std::string> names;
+  for (const auto& i : *items) names.insert(i.name);
+  CHECK(names == std::set<std::string>{".", "..", "dir", "big.bin", "with space.txt"});
+  auto rest = rig.fs->readdir(*dh, 3, 100);
+  REQUIRE(rest);
+  CHECK(rest->size() == items->size() - 3);
+  rig.fs->releasedir(*dh);
+
+  CHECK(rig.fs->opendir(a).error().code == fs::Errc::kNotDir);
+  CHECK(rig.fs->open(rig.ino("dir"), false).error().code == fs::Errc::kIsDir);
+  CHECK(rig.fs->open(a, true).error().code == fs::Errc::kReadOnly);
+  CHECK(fs::to_errno(fs::Errc::kReadOnly) == EROFS);
+}
+
+TEST_CASE("filesystem: missing names are negative entries that cost the origin nothing", "[fs]") {
+  Rig rig;
+  auto first = rig.fs->lookup(fs::kRootIno, "nope");
+  REQUIRE(first);
+  CHECK(first->attr.ino == 0);
+  CHECK(first->entry_timeout == Approx(30.0));
+  const int stats = rig.origin->stats, lists = rig.origin->lists;
+  for (int i = 0; i < 100; i++) {
+    auto e = rig.fs->lookup(fs::kRootIno, "missing-" + std::to_string(i));
+    REQUIRE(e);
+    CHECK(e->attr.ino == 0);
+  }
+  CHECK(rig.origin->stats == stats);
+  CHECK(rig.origin->lists == lists);
+}
+
+TEST_CASE("filesystem: reads equal the origin at any offset and size", "[fs]") {
+  Rig rig;
+  const std::string want = pattern(64 * 4096 + 123, 1);
+  CHECK(rig.read_file("big.bin") == want);
+  CHECK(rig.read_file("big.bin", 7777) == want);
+  CHECK(rig.read_file("with space.txt") == "spaced");
+  auto h = rig.fs->open(rig.ino("big.bin"), false);
+  REQUIRE(h);
+  std::mt19937 rng(5);
+  for (int i = 0; i < 200; i++) {
+    uint64_t off = rng() % (want.size() + 10);
+    uint64_t n = 1 + rng() % 20000;
+    std::string expect = off < want.size() ? want.substr(off, n) : "";
+    REQUIRE(rig.read(h->fh, off, n) == expect);
+  }
+  rig.fs->release(h->fh);
+}
+
+TEST_CASE("filesystem: a second read costs no origin read", "[fs]") {
+  Rig rig;
+  const std::string want = pattern(64 * 4096 + 123, 1);
+  REQUIRE(rig.read_file("big.bin") == want);
+  const int reads = rig.origin->reads;
+  CHECK(rig.read_file("big.bin") == want);
+  CHECK(rig.origin->reads == reads);
+}
+
+TEST_CASE("filesystem: a sequential reader is prefetched with a few large requests", "[fs]") {
+  Rig rig;
+  const std::string want = pattern(64 * 4096 + 123, 1);
+  CHECK(rig.read_file("big.bin", 1024) == want);
+  // 65 chunks: one request per chunk would be 65.
+  CHECK(rig.origin->reads <= 12);
+  CHECK(rig.origin->bytes_read <= want.size() + 4096);
+}
+
+TEST_CASE("filesystem: random reads fetch only the chunks they touch", "[fs]") {
+  Rig rig;
+  auto h = rig.fs->open(rig.ino("big.bin"), false);
+  REQUIRE(h);
+  (void)rig.read(h->fh, 10 * 4096 + 5, 10);
+  (void)rig.read(h->fh, 40 * 4096 + 5, 10);
+  (void)rig.read(h->fh, 3 * 4096, 4096 + 1);  // two chunks
+  rig.fs->release(h->fh);
+  CHECK(rig.origin->bytes_read == 4 * 4096);
+}
+
+TEST_CASE("filesystem: concurrent readers share one set of fetches", "[fs]") {
+  Rig rig;
+  const std::string want = pattern(64 * 4096 + 123, 1);
+  std::vector<std::string> got(8);
+  std::vector<std::thread> threads;
+  uint64_t ino = rig.ino("big.bin");
+  std::vector<uint64_t> fhs;
+  for (int i = 0; i < 8; i++) {
+    auto h = rig.fs->open(ino, false);
+    REQUIRE(h);
+    fhs.push_back(h->fh);
+  }
+  std::atomic<bool> failed{false};
+  for (int i = 0; i < 8; i++) {
+    threads.emplace_back([&, i] {
+      for (uint64_t off = 0;; off += 4096) {
+        auto r = rig.fs->read(fhs[i], off, 4096);
+        if (!r) {
+          failed = true;
+          return;
+        }
+        if (r->total == 0) return;
+        for (const auto& p : r->pieces) got[i].append(reinterpret_cast<const char*>(p.mem.data()), p.length);
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  CHECK_FALSE(failed);
+  for (const auto& g : got) CHECK(g == want);
+  CHECK(rig.origin->bytes_read <= want.size() + 2 * 4096);
+  for (auto fh : fhs) rig.fs->release(fh);
+}
+
+TEST_CASE("filesystem: a handle keeps its version or fails, never mixes", "[fs]") {
+  Rig rig({}, 0ms);
+  auto h = rig.fs->open(rig.ino("big.bin"), false);
+  REQUIRE(h);
+  const std::string v1 = pattern(64 * 4096 + 123, 1);
+  REQUIRE(rig.read(h->fh, 0, 100) == v1.substr(0, 100));
+  rig.origin->put_file("big.bin", pattern(64 * 4096 + 123, 2), "\"b2\"");
+  // An uncached chunk of the pinned version: the origin has moved on.
+  auto r = rig.fs->read(h->fh, 50 * 4096, 100);
+  REQUIRE_FALSE(r);
+  CHECK(r.error().code == fs::Errc::kVersionChanged);
+  CHECK(fs::to_errno(r.error().code) == EIO);
+  // A cached chunk of the pinned version is still served as it was.
+  CHECK(rig.read(h->fh, 0, 100) == v1.substr(0, 100));
+  rig.fs->release(h->fh);
+}
+
+TEST_CASE("filesystem: without listing etags, handles pin the file's own tag", "[fs]") {
+  Rig rig;
+  rig.origin->listing_without_etag = true;
+  rig.origin->put_file("late.txt", "first", "\"l1\"");
+  Rig fresh;  // a second rig whose listings never carried tags
+  fresh.origin->listing_without_etag = true;
+  fresh.origin->put_file("late.txt", "first", "\"l1\"");
+  auto h = fresh.fs->open(fresh.ino("late.txt"), false);
+  REQUIRE(h);
+  fresh.origin->put_file("late.txt", "other", "\"l2\"");
+  auto r = fresh.fs->read(h->fh, 0, 5);
+  REQUIRE_FALSE(r);
+  CHECK(r.error().code == fs::Errc::kVersionChanged);
+  fresh.fs->release(h->fh);
+}
+
+TEST_CASE("filesystem: origin down fails uncached reads and serves cached ones", "[fs]") {
+  Rig rig;
+  REQUIRE(rig.read_file("dir/a.txt") == "hello");
+  uint64_t big = rig.ino("big.bin");
+  rig.origin->down = true;
+  CHECK(rig.read_file("dir/a.txt") == "hello");
+  auto h = rig.fs->open(big, false);
+  REQUIRE(h);
+  auto r = rig.fs->read(h->fh, 0, 4096);
+  REQUIRE_FALSE(r);
+  CHECK(r.error().code == fs::Errc::kOriginError);
+  rig.origin->down = false;
+  CHECK(rig.read(h->fh, 0, 10).size() == 10);  // recovers by itself
+  rig.fs->release(h->fh);
+}
+
+TEST_CASE("filesystem: xattrs name tiers, version and age", "[fs]") {
+  Rig rig;
+  uint64_t a = rig.ino("dir/a.txt");
+  auto names = rig.fs->listxattr(a);
+  REQUIRE(names);
+  CHECK(*names == std::string("user.daramjwee.tiers\0user.daramjwee.version\0user.daramjwee.age\0", 63));
+  CHECK(*rig.fs->getxattr(a, "user.daramjwee.tiers") == "none");
+  REQUIRE(rig.read_file("dir/a.txt") == "hello");
+  CHECK(*rig.fs->getxattr(a, "user.daramjwee.tiers") == "memory=1/1");
+  CHECK(*rig.fs->getxattr(a, "user.daramjwee.version") == "\"a1\"");
+  auto age = rig.fs->getxattr(a, "user.daramjwee.age");
+  REQUIRE(age);
+  CHECK(std::stoi(*age) >= 0);
+  CHECK(rig.fs->getxattr(a, "user.other").error().code == fs::Errc::kNoData);
+  CHECK(rig.fs->getxattr(rig.ino("dir"), "user.daramjwee.tiers").error().code == fs::Errc::kNoData);
+}
+
+TEST_CASE("filesystem: options are validated", "[fs]") {
+  fs::FilesystemOptions o;
+  o.chunk_size = 0;
+  CHECK(o.validate().field() == "chunk_size");
+  o.chunk_size = 128ull << 20;
+  CHECK(o.validate().field() == "chunk_size");
+  o = {};
+  o.ttl = -1s;
+  CHECK(o.validate().field() == "ttl");
+}
+
+TEST_CASE("filesystem: stale chunks are refreshed without downloading them again", "[fs]") {
+  Rig rig({}, 0ms);  // everything is stale at once
+  const std::string want = pattern(64 * 4096 + 123, 1);
+  REQUIRE(rig.read_file("big.bin") == want);
+  const int reads = rig.origin->reads;
+  const uint64_t bytes = rig.origin->bytes_read;
+  for (int i = 0; i < 3; i++) CHECK(rig.read_file("big.bin") == want);
+  std::this_thread::sleep_for(200ms);  // let background refreshes run
+  CHECK(rig.origin->reads == reads);
+  CHECK(rig.origin->bytes_read == bytes);
+}

@@ -1,0 +1,109 @@
+// InodeTable, the namespace codecs and the fill table.
+#include <thread>
+
+#include <catch2/catch.hpp>
+
+#include "fs/errors.h"
+#include "fs/inode_table.h"
+#include "fs/namespace.h"
+#include "fs/readahead.h"
+
+using namespace daramjwee;
+using namespace daramjwee::fs;
+
+TEST_CASE("inode_table: numbers are stable per path and counted", "[fs]") {
+  InodeTable t;
+  CHECK(t.path_of(kRootIno) == std::string());
+  uint64_t a = t.acquire("a/b");
+  CHECK(a > 1);
+  CHECK(t.peek("a/b") == a);
+  CHECK(t.acquire("a/b") == a);
+  t.forget(a, 1);
+  CHECK(t.path_of(a) == std::string("a/b"));
+  t.forget(a, 1);
+  CHECK_FALSE(t.path_of(a));
+  CHECK(t.acquire("a/b") == a);  // same number after a forget
+  t.forget(kRootIno, 100);
+  CHECK(t.path_of(kRootIno));
+  CHECK(t.exchange_version(a, "v1") == "");
+  CHECK(t.exchange_version(a, "v2") == "v1");
+  CHECK(t.find("a/b") == a);
+  CHECK_FALSE(t.find("zzz"));
+}
+
+TEST_CASE("namespace: listing and attr codecs round-trip and reject garbage", "[fs]") {
+  std::vector<DirEntry> entries;
+  FileAttr f;
+  f.size = 12345;
+  f.mtime_ns = 42;
+  f.etag = "\"x\"";
+  f.mode = 0644;
+  entries.push_back({"a file", f});
+  FileAttr d;
+  d.type = FileType::kDirectory;
+  entries.push_back({"ünï", d});
+  std::string enc = encode_listing(entries);
+  auto dec = decode_listing(enc);
+  REQUIRE(dec);
+  REQUIRE((*dec)->entries.size() == 2);
+  CHECK((*dec)->find("a file")->attr.etag == "\"x\"");
+  CHECK((*dec)->find("a file")->attr.size == 12345);
+  CHECK((*dec)->find("ünï")->attr.type == FileType::kDirectory);
+  CHECK((*dec)->find("nope") == nullptr);
+  for (size_t cut = 0; cut < enc.size(); cut += 3) {
+    CHECK_FALSE(decode_listing(enc.substr(0, cut)));
+  }
+  CHECK_FALSE(decode_listing(enc + "x"));
+  auto attr = decode_attr(encode_attr(f));
+  REQUIRE(attr);
+  CHECK(attr->size == 12345);
+  CHECK_FALSE(decode_attr("\x01\x05"));
+  CHECK(version_of(f) == "\"x\"");
+  f.etag.clear();
+  CHECK(version_of(f) == "s12345-m42");
+  CHECK(split_path("a/b/c") == std::pair<std::string_view, std::string_view>("a/b", "c"));
+  CHECK(split_path("c") == std::pair<std::string_view, std::string_view>("", "c"));
+  CHECK(join_path("", "x") == "x");
+  CHECK(join_path("a", "x") == "a/x");
+}
+
+TEST_CASE("readahead: chunk keys separate versions; fills wake their waiters", "[fs]") {
+  CHECK(chunk_key("p", "v1", 0) != chunk_key("p", "v2", 0));
+  CHECK(chunk_key("p", "v1", 1) != chunk_key("p", "v1", 10));
+  FileRef f;
+  f.size = 10;
+  f.chunk_size = 4;
+  CHECK(f.chunk_count() == 3);
+  CHECK(f.chunk_length(2) == 2);
+  CHECK(f.chunk_length(3) == 0);
+
+  FillTable table;
+  auto [fill, leader] = table.join_or_lead("k");
+  CHECK(leader);
+  auto [same, second] = table.join_or_lead("k");
+  CHECK_FALSE(second);
+  CHECK(same == fill);
+  Result<SharedBytes> got = Status::internal("unset");
+  std::thread waiter([&, f2 = same] { got = FillTable::wait(*f2, std::chrono::seconds(5)); });
+  auto data = std::make_shared<const Bytes>(Bytes::copy_of(std::string_view("abc")));
+  FillTable::finish(*fill, Status::ok(), data);
+  table.erase("k", fill);
+  waiter.join();
+  REQUIRE(got);
+  CHECK((*got)->view() == "abc");
+  CHECK_FALSE(table.contains("k"));
+  auto [lonely, l2] = table.join_or_lead("slow");
+  CHECK(FillTable::wait(*lonely, std::chrono::milliseconds(20)).error().is(StatusCode::kTimeout));
+}
+
+TEST_CASE("errors: every Errc maps to an errno", "[fs]") {
+  CHECK(to_errno(Errc::kNotFound) == ENOENT);
+  CHECK(to_errno(Errc::kOriginError) == EIO);
+  CHECK(to_errno(Errc::kNoData) == ENODATA);
+  CHECK(errc_from_status(Status::not_found()) == Errc::kNotFound);
+  CHECK(errc_from_status(Status::changed_at_origin("x")) == Errc::kVersionChanged);
+  CHECK(errc_from_status(Status::timeout("x")) == Errc::kOriginError);
+  CHECK(errc_from_status(Status::permission_denied("x")) == Errc::kAccess);
+  CHECK(is_failure(Errc::kOriginError));
+  CHECK_FALSE(is_failure(Errc::kNotFound));
+}

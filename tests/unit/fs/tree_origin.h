@@ -1,0 +1,114 @@
+// TreeOrigin: an in-memory Origin for filesystem tests — a tree of files
+// with contents and ETags, counters of every call, byte counts, a failure
+// switch, and If-Match semantics on read (kChangedAtOrigin when the pinned
+// etag is no longer current). Thread-safety: all methods are thread-safe.
+#pragma once
+
+#include <atomic>
+#include <map>
+#include <mutex>
+#include <string>
+
+#include "core/origin.h"
+
+namespace daramjwee::testing {
+
+class TreeOrigin final : public Origin {
+ public:
+  void put_file(const std::string& path, std::string content, std::string etag) {
+    std::lock_guard lock(mu_);
+    files_[path] = {std::move(content), std::move(etag)};
+  }
+  void remove_file(const std::string& path) {
+    std::lock_guard lock(mu_);
+    files_.erase(path);
+  }
+  void put_dir(const std::string& path) {
+    std::lock_guard lock(mu_);
+    dirs_.insert({path, true});
+  }
+  // When set, listings carry no etag (as nginx's JSON autoindex).
+  std::atomic<bool> listing_without_etag{false};
+  std::atomic<bool> down{false};
+  std::atomic<int> stats{0}, lists{0}, reads{0};
+  std::atomic<uint64_t> bytes_read{0};
+
+  std::string describe() const override { return "tree://test"; }
+
+  Result<FileAttr> stat(std::string_view path) override {
+    stats++;
+    if (down) return Status::io_error("origin down", true);
+    std::lock_guard lock(mu_);
+    std::string p(path);
+    if (p.empty() || dirs_.count(p)) return dir_attr();
+    auto it = files_.find(p);
+    if (it == files_.end()) return Status::not_found(p);
+    return file_attr(it->second, false);
+  }
+
+  Result<std::vector<DirEntry>> list(std::string_view path) override {
+    lists++;
+    if (down) return Status::io_error("origin down", true);
+    std::lock_guard lock(mu_);
+    std::string dir(path);
+    if (!dir.empty() && !dirs_.count(dir)) return Status::not_found(dir);
+    std::string prefix = dir.empty() ? "" : dir + "/";
+    std::vector<DirEntry> out;
+    for (const auto& [p, f] : files_) {
+      if (p.rfind(prefix, 0) == 0 && p.find('/', prefix.size()) == std::string::npos) {
+        out.push_back({p.substr(prefix.size()), file_attr(f, listing_without_etag)});
+      }
+    }
+    for (const auto& [p, unused] : dirs_) {
+      if (p.rfind(prefix, 0) == 0 && p.size() > prefix.size() &&
+          p.find('/', prefix.size()) == std::string::npos) {
+        out.push_back({p.substr(prefix.size()), dir_attr()});
+      }
+    }
+    return out;
+  }
+
+  Result<std::unique_ptr<Reader>> read(std::string_view path, std::string_view etag, ByteRange range) override {
+    reads++;
+    if (down) return Status::io_error("origin down", true);
+    std::lock_guard lock(mu_);
+    auto it = files_.find(std::string(path));
+    if (it == files_.end()) return Status::not_found(std::string(path));
+    if (!etag.empty() && etag != it->second.etag) return Status::changed_at_origin("etag changed");
+    const std::string& c = it->second.content;
+    if (range.offset > c.size()) return Status::io_error("range past the end");
+    uint64_t len = range.length.value_or(c.size() - range.offset);
+    if (range.offset + len > c.size()) return Status::io_error("range past the end");
+    bytes_read += len;
+    auto bytes = std::make_shared<const Bytes>(Bytes::copy_of(std::string_view(c).substr(range.offset, len)));
+    return make_bytes_reader(bytes);
+  }
+
+  Result<FileAttr> revalidate(std::string_view path, std::string_view etag) override {
+    auto a = stat(path);
+    if (a && a->etag == etag) return Status::not_modified();
+    return a;
+  }
+
+ private:
+  struct File {
+    std::string content, etag;
+  };
+  static FileAttr dir_attr() {
+    FileAttr a;
+    a.type = FileType::kDirectory;
+    return a;
+  }
+  static FileAttr file_attr(const File& f, bool no_etag) {
+    FileAttr a;
+    a.size = f.content.size();
+    a.mtime_ns = 1'700'000'000'000'000'000;
+    if (!no_etag) a.etag = f.etag;
+    return a;
+  }
+  std::mutex mu_;
+  std::map<std::string, File> files_;  // guarded by mu_
+  std::map<std::string, bool> dirs_;   // guarded by mu_
+};
+
+}  // namespace daramjwee::testing
