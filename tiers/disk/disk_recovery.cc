@@ -81,6 +81,19 @@ struct Loaded {
 Result<std::shared_ptr<DiskStore>> DiskStore::open(const DiskStoreOptions& options) {
   if (auto s = options.validate(); !s) return s;
   if (auto s = make_dirs(options.dir); !s) return s;
+  // Recovery deletes files (DIR/tmp/*, strays in DIR/data): refuse a
+  // directory that holds other things and no index, e.g. a mistyped path.
+  if (!std::filesystem::exists(options.dir + "/index")) {
+    std::error_code ec;
+    for (auto& e : std::filesystem::directory_iterator(options.dir, ec)) {
+      auto name = e.path().filename().string();
+      if (name != "LOCK" && name != "data" && name != "tmp" && name != "lost+found")
+        return Status::config_error(
+            "dir", fmt::format("{} is not empty and is not a disk-tier directory (found '{}'); "
+                               "use an empty or dedicated directory",
+                               options.dir, name));
+    }
+  }
   auto lock = disk_detail::DirLock::acquire(options.dir);
   if (!lock) return lock.error();
   std::shared_ptr<DiskStore> store(new DiskStore(options, std::move(*lock)));

@@ -196,8 +196,18 @@ void DiskStore::drop_corrupt(std::string_view key, uint64_t commit_seq, std::str
 }
 
 Result<std::optional<StoreEntry>> DiskStore::get(std::string_view key) {
+  try {
+    return get_impl(key);
+  } catch (const std::bad_alloc&) {
+    return Status::exhausted("out of memory reading a disk-tier object").with_tier("disk", "get");
+  } catch (const std::exception& e) {
+    return Status::tier_error("disk", "get", fmt::format("exception: {}", e.what()));
+  }
+}
+
+Result<std::optional<StoreEntry>> DiskStore::get_impl(std::string_view key) {
   IndexRecord rec;
-  std::string inline_value;
+  rocksdb::PinnableSlice inline_value;  // pins the block: no copy out of RocksDB
   auto fd = std::make_shared<UniqueFd>();
   std::string bad;
   {
@@ -209,7 +219,8 @@ Result<std::optional<StoreEntry>> DiskStore::get(std::string_view key) {
     if (rec.commit_seq == 0) {
       bad = "index record unreadable";
     } else if (rec.file_id == 0) {
-      auto s = db_->Get(rocksdb::ReadOptions(), disk_detail::data_key(key), &inline_value);
+      auto s = db_->Get(rocksdb::ReadOptions(), db_->DefaultColumnFamily(), disk_detail::data_key(key),
+                        &inline_value);
       if (s.IsNotFound()) bad = "inline value missing";
       else if (!s.ok()) return disk_detail::from_rocks(s, "get");
     } else {
@@ -233,7 +244,10 @@ Result<std::optional<StoreEntry>> DiskStore::get(std::string_view key) {
     if (inline_value.size() != rec.md.stored_size) return drop("inline value has the wrong size");
     if (XXH3_64bits(inline_value.data(), inline_value.size()) != rec.checksum64)
       return drop("checksum mismatch (inline value)");
-    auto bytes = codec.decompress(as_bytes(inline_value), rec.md.size);
+    auto stored = std::as_bytes(std::span(inline_value.data(), inline_value.size()));
+    // Raw values are copied once, straight into the buffer the reader owns.
+    auto bytes = rec.md.compression == Compression::kNone ? Result<Bytes>(Bytes::copy_of(stored))
+                                                          : codec.decompress(stored, rec.md.size);
     if (!bytes) return drop(bytes.error().message());
     if (bytes->size() != rec.md.size) return drop("logical size mismatch");
     body = make_bytes_reader(std::make_shared<const Bytes>(std::move(*bytes)));

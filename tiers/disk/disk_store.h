@@ -129,13 +129,15 @@ struct DiskRecoveryReport {
 class DiskStore final : public Store, public std::enable_shared_from_this<DiskStore> {
  public:
   // Opens (creating if needed) and recovers the directory. Errors:
-  // kConfigError (invalid options), kTierError (directory locked by another
+  // kConfigError (invalid options; or `dir` is not empty and holds no disk
+  // tier, so that pointing it at $HOME cannot delete anything), kTierError (directory locked by another
   // process, incompatible format version, RocksDB failure), kIoError.
   static Result<std::shared_ptr<DiskStore>> open(const DiskStoreOptions& options);
   // Persists recency and flushes the index; never throws.
   ~DiskStore() override;
 
   std::string_view kind() const override { return "disk"; }
+  // Never throws: allocation failure is kResourceExhausted.
   Result<std::optional<StoreEntry>> get(std::string_view key) override;
   // Errors: kResourceExhausted when metadata.size exceeds capacity_bytes.
   Result<std::unique_ptr<WriteSink>> begin_set(std::string_view key,
@@ -153,7 +155,6 @@ class DiskStore final : public Store, public std::enable_shared_from_this<DiskSt
 
  private:
   friend class DiskSink;
-  friend class DiskStoreTestPeer;
   struct MemEntry {
     uint64_t footprint = 0;
     uint64_t gen = 0;          // changes on every publish of the key
@@ -169,6 +170,7 @@ class DiskStore final : public Store, public std::enable_shared_from_this<DiskSt
 
   explicit DiskStore(DiskStoreOptions opts, disk_detail::DirLock lock);
   Status recover();
+  Result<std::optional<StoreEntry>> get_impl(std::string_view key);
   std::mutex& stripe(std::string_view key);
   std::string data_path(uint64_t file_id) const;
   Result<std::optional<disk_detail::IndexRecord>> read_record(std::string_view key);

@@ -395,3 +395,15 @@ TEST_CASE("disk_store: concurrent writers, readers and removers stay consistent"
   CHECK(again->recovery_report().dangling_entries_dropped == 0);
   CHECK(again->recovery_report().unreferenced_files_removed == 0);
 }
+
+TEST_CASE("disk_store: a non-empty directory that is not a disk tier is refused", "[disk]") {
+  TempDir dir;
+  std::ofstream(dir.path() + "/precious.txt") << "do not delete";
+  std::filesystem::create_directory(dir.path() + "/tmp");
+  std::ofstream(dir.path() + "/tmp/also-precious") << "x";
+  auto r = DiskStore::open(options_for(dir.path()));
+  REQUIRE_FALSE(r.has_value());
+  CHECK(r.error().field() == "dir");
+  CHECK_THAT(r.error().message(), Catch::Contains("not a disk-tier directory"));
+  CHECK(std::filesystem::exists(dir.path() + "/tmp/also-precious"));
+}
