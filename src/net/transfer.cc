@@ -190,6 +190,13 @@ void Transfer::mark_head_ready() {
   char* url = nullptr;
   if (curl_easy_getinfo(slot_->easy, CURLINFO_EFFECTIVE_URL, &url) == CURLE_OK && url)
     head_.effective_url = url;
+  long v = 0;
+  curl_easy_getinfo(slot_->easy, CURLINFO_HTTP_VERSION, &v);
+  head_.http_version = v == CURL_HTTP_VERSION_1_0   ? 10
+                       : v == CURL_HTTP_VERSION_1_1 ? 11
+                       : v == CURL_HTTP_VERSION_2_0 ? 20
+                       : v == CURL_HTTP_VERSION_3   ? 30
+                                                    : 0;
 }
 
 size_t Transfer::on_header(char* p, size_t size, size_t n, void* self) {

@@ -56,6 +56,7 @@ struct ResponseHead {
   // Fields of the final response: names lower-cased, values trimmed.
   std::vector<std::pair<std::string, std::string>> fields;
   std::string effective_url;  // after redirects; may carry userinfo
+  int http_version = 0;       // 10, 11, 20 or 30 (HTTP/1.0 ... HTTP/3)
 
   // The value of field `lower_name`: nullptr when absent. When the field
   // appears several times with different values, *conflict is set.

@@ -91,12 +91,32 @@ std::string NginxFixture::url(const std::string& location) const {
   return "http://127.0.0.1:" + std::to_string(port_) + location;
 }
 
-bool NginxFixture::start(const std::string& root, std::string* error) {
+std::string NginxFixture::tls_url(const std::string& location) const {
+  return "https://127.0.0.1:" + std::to_string(tls_port_) + location;
+}
+
+bool NginxFixture::start(const std::string& root, std::string* error, bool tls) {
   stop();
   for (int attempt = 0; attempt < 5; ++attempt) {
     tmp_ = make_temp_dir("dj-nginx-");
     port_ = free_port();
     access_log_ = tmp_ + "/access.log";
+    std::string tls_block;
+    if (tls) {
+      tls_port_ = free_port();
+      cert_ = tmp_ + "/cert.pem";
+      std::string cmd = "openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=127.0.0.1 "
+                        "-addext subjectAltName=IP:127.0.0.1 -keyout '" + tmp_ + "/key.pem' -out '" +
+                        cert_ + "' >/dev/null 2>&1";
+      if (std::system(cmd.c_str()) != 0) {
+        *error = "openssl could not make a test certificate";
+        stop();
+        return false;
+      }
+      tls_block = "  server {\n    listen 127.0.0.1:" + std::to_string(tls_port_) +
+                  " ssl http2;\n    ssl_certificate " + cert_ + ";\n    ssl_certificate_key " + tmp_ +
+                  "/key.pem;\n    root " + root + ";\n    location / { autoindex on; autoindex_format json; }\n  }\n";
+    }
     std::string conf = tmp_ + "/nginx.conf";
     {
       std::ofstream c(conf);
@@ -114,7 +134,8 @@ bool NginxFixture::start(const std::string& root, std::string* error) {
         << ";\n    location / { autoindex on; autoindex_format json; }\n"
            "    location /html/ { alias "
         << root << "/; autoindex on; autoindex_format html; }\n    location /rough/ { alias " << root
-        << "/; autoindex on; autoindex_format html; autoindex_exact_size off; }\n  }\n}\n";
+        << "/; autoindex on; autoindex_format html; autoindex_exact_size off; }\n  }\n"
+        << tls_block << "}\n";
     }
     pid_t pid = ::fork();
     if (pid == 0) {
@@ -136,7 +157,7 @@ bool NginxFixture::start(const std::string& root, std::string* error) {
         pid_ = -1;
         break;
       }
-      if (answers(port_)) return true;
+      if (answers(port_) && (!tls || answers(tls_port_))) return true;
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
     std::string log = slurp(tmp_ + "/stderr.log") + slurp(tmp_ + "/error.log");

@@ -29,18 +29,23 @@ class NginxFixture {
   NginxFixture& operator=(const NginxFixture&) = delete;
 
   // Starts nginx on `root`; returns false (with *error) if it does not
-  // answer within 10 s.
-  bool start(const std::string& root, std::string* error);
+  // answer within 10 s. With `tls`, a second server block on tls_port()
+  // speaks HTTPS with HTTP/2 (ALPN), using a self-signed certificate for
+  // 127.0.0.1 made with openssl(1) (cert_file() doubles as the CA file).
+  bool start(const std::string& root, std::string* error, bool tls = false);
   void stop();
 
   int port() const { return port_; }
   std::string url(const std::string& location = "/") const;  // "http://127.0.0.1:P/..."
   const std::string& access_log() const { return access_log_; }
+  int tls_port() const { return tls_port_; }
+  std::string tls_url(const std::string& location = "/") const;
+  const std::string& cert_file() const { return cert_; }
 
  private:
   pid_t pid_ = -1;
-  int port_ = 0;
-  std::string tmp_, access_log_;
+  int port_ = 0, tls_port_ = 0;
+  std::string tmp_, access_log_, cert_;
 };
 
 class FaultServer {
