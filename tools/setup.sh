@@ -14,7 +14,7 @@ PKGS=(
   # sanitizer/fuzz toolchain
   clang libclang-rt-14-dev
   # test peers and programs the mounted tests drive
-  nginx-light curl python3 sqlite3 fio attr psmisc procps
+  nginx-light curl openssl python3 sqlite3 fio attr psmisc procps
 )
 
 missing=()
