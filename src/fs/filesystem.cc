@@ -100,6 +100,15 @@ struct Filesystem::Impl {
   std::shared_ptr<KernelNotifier> notifier;      // set once before the thread starts
   std::jthread notify_thread;
 
+  // The listing fetcher may outlive us (the engine keeps fetchers for
+  // background refreshes), so its callback reaches us through this gate,
+  // which shutdown() closes.
+  struct ListenerGate {
+    std::mutex mu;
+    Impl* impl = nullptr;  // guarded by mu
+  };
+  std::shared_ptr<ListenerGate> gate = std::make_shared<ListenerGate>();
+
   std::atomic<uint64_t> lookups{0}, negative_lookups{0}, opens{0}, reads{0}, read_bytes{0}, eio{0},
       invalidations{0};
 
@@ -271,7 +280,11 @@ Filesystem::Filesystem(FilesystemOptions options, std::shared_ptr<Cache> cache, 
                        FileAttr root)
     : impl_(std::make_unique<Impl>(options, std::move(cache), std::move(origin), std::move(root))),
       options_(options) {
-  impl_->ns.set_change_listener([impl = impl_.get()](const std::string& dir) { impl->on_dir_changed(dir); });
+  impl_->gate->impl = impl_.get();
+  impl_->ns.set_change_listener([gate = impl_->gate](const std::string& dir) {
+    std::lock_guard lock(gate->mu);
+    if (gate->impl) gate->impl->on_dir_changed(dir);
+  });
 }
 
 Filesystem::~Filesystem() { shutdown(); }
@@ -295,6 +308,10 @@ void Filesystem::set_notifier(std::shared_ptr<KernelNotifier> notifier) {
 }
 
 void Filesystem::shutdown() {
+  {
+    std::lock_guard lock(impl_->gate->mu);
+    impl_->gate->impl = nullptr;
+  }
   impl_->prefetcher->shutdown();
   if (impl_->notify_thread.joinable()) {
     impl_->notify_thread.request_stop();
