@@ -156,6 +156,11 @@ std::optional<int64_t> parse_http_date(std::string_view s) {
   return std::nullopt;
 }
 
+int64_t unix_seconds_to_ns(int64_t seconds) {
+  constexpr int64_t kMax = std::numeric_limits<int64_t>::max() / 1'000'000'000;
+  return seconds < 0 || seconds > kMax ? 0 : seconds * 1'000'000'000;
+}
+
 std::string format_http_date(int64_t t) {
   int64_t days = t >= 0 ? t / 86400 : (t - 86399) / 86400;
   int64_t secs = t - days * 86400;

@@ -31,6 +31,10 @@ bool etag_weak_equal(std::string_view a, std::string_view b);
 // Returns seconds since the Unix epoch.
 std::optional<int64_t> parse_http_date(std::string_view value);
 
+// Seconds since the epoch -> nanoseconds; 0 ("unknown") for times before
+// the epoch or past what int64 nanoseconds hold (year 2262).
+int64_t unix_seconds_to_ns(int64_t seconds);
+
 // Formats seconds since the epoch as an IMF-fixdate.
 std::string format_http_date(int64_t unix_seconds);
 

@@ -84,6 +84,8 @@ class Transfer {
   // Reads the rest of the body into *out (appending).
   bool read_all(std::string* out, NetError* err);
 
+  // Bytes received but not yet read (bounded by kHighWater + one write).
+  size_t buffered() const { return pending(); }
   // Body bytes handed to the caller so far.
   uint64_t delivered() const { return delivered_; }
   // True once the transfer ended successfully and every byte was read.

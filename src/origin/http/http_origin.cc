@@ -85,7 +85,7 @@ FileAttr attr_from_head(const net::ResponseHead& h, std::optional<uint64_t> tota
   }
   std::optional<int64_t> lm;
   if (const std::string* v = h.find("last-modified")) lm = net::parse_http_date(*v);
-  if (lm) a.mtime_ns = *lm * 1'000'000'000;
+  if (lm) a.mtime_ns = net::unix_seconds_to_ns(*lm);
   bool etag_conflict = false;
   const std::string* et = h.find("etag", &etag_conflict);
   std::optional<net::EntityTag> tag;
@@ -266,7 +266,7 @@ Result<FileAttr> HttpOrigin::head(std::string_view path, const std::vector<std::
     FileAttr a;
     a.type = FileType::kDirectory;
     if (const std::string* v = h.find("last-modified"))
-      if (auto lm = net::parse_http_date(*v)) a.mtime_ns = *lm * 1'000'000'000;
+      if (auto lm = net::parse_http_date(*v)) a.mtime_ns = net::unix_seconds_to_ns(*lm);
     return a;
   }
   return attr_from_head(h, std::nullopt);

@@ -281,7 +281,7 @@ Result<Listing> parse_html_listing(std::string_view body, std::string_view dir_u
       auto day = parse_day(toks[i]);
       auto clock = day ? parse_clock(toks[i + 1]) : std::nullopt;
       if (!clock) continue;
-      e.attr.mtime_ns = (*day * 86400 + *clock) * int64_t{1'000'000'000};
+      e.attr.mtime_ns = net::unix_seconds_to_ns(*day * 86400 + *clock);
       if (!p.dir && i + 2 < toks.size()) {
         SizeInfo s = parse_size(toks[i + 2]);
         if (s.present) {

@@ -105,7 +105,7 @@ class Handler final : public nlohmann::json_sax<json> {
       e.attr.size = size_.value_or(0);
       e.attr.size_exact = size_.has_value();
     }
-    if (auto t = net::parse_http_date(mtime_)) e.attr.mtime_ns = *t * 1'000'000'000;
+    if (auto t = net::parse_http_date(mtime_)) e.attr.mtime_ns = net::unix_seconds_to_ns(*t);
     listing.entries.push_back(std::move(e));
     return true;
   }

@@ -58,6 +58,7 @@ TEST_CASE("transfer: tiny reads of a large body go through pause/resume intact",
   for (;;) {
     size_t k = t->read(buf, &e);
     REQUIRE_FALSE(e.failed());
+    REQUIRE(t->buffered() <= Transfer::kHighWater + 256 * 1024);
     if (k == 0) break;
     got.insert(got.end(), buf.begin(), buf.begin() + static_cast<long>(k));
   }

@@ -229,6 +229,18 @@ TEST_CASE("http origin (faults): explicit and environment proxies", "[origin][fa
   ::unsetenv("http_proxy");
   CHECK(r.size() == 32);
   CHECK(f.log().find("\"proxied\": true") != std::string::npos);
+
+  // no_proxy exempts the origin from a (dead) environment proxy.
+  ::setenv("http_proxy", "http://127.0.0.1:9/", 1);
+  ::setenv("no_proxy", "127.0.0.1", 1);
+  OriginOptions direct;
+  direct.url = f.server.url("/");
+  direct.http.max_retries = 0;
+  auto d = f.origin(direct);
+  auto body = d->read("data/16", "", {});
+  ::unsetenv("http_proxy");
+  ::unsetenv("no_proxy");
+  CHECK(read_str(std::move(body)).size() == 16);
 }
 
 TEST_CASE("http origin (faults): hostile and huge listings", "[origin][fault]") {
