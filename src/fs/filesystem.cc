@@ -178,12 +178,15 @@ struct Filesystem::Impl {
   }
 
   // One chunk as a ReadPiece covering [from, from+len) of the chunk.
+  // *served becomes where the chunk came from (a tier index or
+  // Source::kOrigin) when the lookup succeeded.
   FsResult<ReadPiece> chunk_piece(const std::shared_ptr<const FileRef>& file, uint64_t index, uint64_t from,
-                                  uint64_t len) {
+                                  uint64_t len, int* served = nullptr) {
     const std::string key = chunk_key(file->path, file->version, index);
     const uint64_t expected = file->chunk_length(index);
     auto got = cache->get(key, make_chunk_fetcher(source, file, index));
     if (!got) return fail<ReadPiece>(got.error(), "read", file->path);
+    if (served) *served = got->source.tier;
     ReadPiece piece;
     piece.length = len;
     if (auto view = got->body->view()) {
@@ -443,11 +446,20 @@ FsResult<ReadData> Filesystem::read(uint64_t fh, uint64_t offset, uint64_t size)
     impl_->prefetcher->on_read(h->readahead, file, offset, end);
   }
   const uint64_t cs = file->chunk_size;
+  const auto started = std::chrono::steady_clock::now();
+  // The read is as slow as its slowest chunk: the origin, else the deepest tier.
+  int slowest = 0;
+  auto deeper = [](int a, int b) {
+    if (a == Source::kOrigin || b == Source::kOrigin) return int(Source::kOrigin);
+    return std::max(a, b);
+  };
   for (uint64_t index = offset / cs; index * cs < end; index++) {
     const uint64_t chunk_start = index * cs;
     const uint64_t from = std::max(offset, chunk_start) - chunk_start;
     const uint64_t to = std::min(end, chunk_start + cs) - chunk_start;
-    auto piece = impl_->chunk_piece(file, index, from, to - from);
+    int served = 0;
+    auto piece = impl_->chunk_piece(file, index, from, to - from, &served);
+    if (piece) slowest = deeper(slowest, served);
     if (!piece) {
       // A short read is better than an error when some bytes are in hand.
       if (out.total > 0) break;
@@ -457,6 +469,7 @@ FsResult<ReadData> Filesystem::read(uint64_t fh, uint64_t offset, uint64_t size)
     out.pieces.push_back(std::move(*piece));
   }
   impl_->read_bytes.fetch_add(out.total, std::memory_order_relaxed);
+  if (options_.on_read && out.total > 0) options_.on_read(slowest, std::chrono::steady_clock::now() - started);
   return out;
 }
 
@@ -541,6 +554,202 @@ FsStats Filesystem::stats() const {
   s.chunk_origin_requests = impl_->source->origin_requests.load();
   s.joined_fills = impl_->source->joined_fills.load();
   return s;
+}
+
+}  // namespace daramjwee::fs
+
+namespace daramjwee::fs {
+
+// Control operations (daramjwee-ctl). They run on the control server's
+// threads, never inside a FUSE callback, so they may call the kernel
+// notifier directly; like everything else they hold no lock across a cache or
+// origin call.
+namespace {
+
+std::string_view relative(std::string_view path) {
+  while (!path.empty() && path.front() == '/') path.remove_prefix(1);
+  while (!path.empty() && path.back() == '/') path.remove_suffix(1);
+  return path;
+}
+
+// One error line per failed tier of a Cache::remove.
+void note_remove(const Status& s, std::string_view what, PathOpReport& report) {
+  if (s) return;
+  if (s.is(StatusCode::kAggregate)) {
+    for (const auto& c : s.children()) {
+      report.errors.push_back(fmt::format("{}: tier {} {} failed: {}", what, c.tier().empty() ? "?" : c.tier(),
+                                          c.operation().empty() ? "remove" : c.operation(), c.message()));
+    }
+    return;
+  }
+  report.errors.push_back(fmt::format("{}: {}", what, s.to_string()));
+}
+
+}  // namespace
+
+Status Filesystem::walk(std::string_view path, bool recursive, PathOpReport& report,
+                        const std::function<void(const std::string&, const FileAttr&)>& visit) {
+  const std::string top(relative(path));
+  auto top_attr = impl_->ns.attr(top);
+  if (!top_attr) return top_attr.error();
+  std::vector<std::pair<std::string, FileAttr>> stack{{top, *top_attr}};
+  while (!stack.empty()) {
+    auto [p, attr] = std::move(stack.back());
+    stack.pop_back();
+    if (attr.type != FileType::kDirectory) {
+      report.files++;
+      visit(p, attr);
+      continue;
+    }
+    report.dirs++;
+    if (recursive || p == top) {
+      auto listing = impl_->ns.listing(p);
+      if (!listing) {
+        report.errors.push_back(fmt::format("{}: listing failed: {}", p.empty() ? "/" : p, listing.error().to_string()));
+      } else if (recursive) {
+        for (const auto& e : (*listing)->entries) {
+          if (report.files + stack.size() >= kMaxOpFiles) {
+            report.errors.push_back(fmt::format("stopped after {} files (limit)", kMaxOpFiles));
+            break;
+          }
+          stack.emplace_back(join_path(p, e.name), e.attr);
+        }
+      }
+    }
+    visit(p, attr);
+  }
+  return Status::ok();
+}
+
+Result<PathOpReport> Filesystem::invalidate(std::string_view path, bool recursive) {
+  PathOpReport report;
+  Impl& im = *impl_;
+  Status s = walk(path, recursive, report, [&](const std::string& p, const FileAttr& attr) {
+    const std::string shown = p.empty() ? "/" : p;
+    auto ino = im.inodes.find(p);
+    if (attr.type == FileType::kDirectory) {
+      note_remove(im.cache->remove(listing_key(p)), shown, report);
+      im.ns.take_decoded(p);
+    } else {
+      // The version a handle would pin may come from the listing or from the
+      // "m:" entry (resolve_file); drop the chunks of both.
+      std::vector<std::pair<std::string, uint64_t>> versions{{version_of(attr), attr.size}};
+      if (auto exact = im.resolve_file(p); exact && version_of(*exact) != versions[0].first) {
+        versions.emplace_back(version_of(*exact), exact->size);
+      }
+      for (const auto& [version, size] : versions) {
+        const uint64_t chunks = (size + options_.chunk_size - 1) / options_.chunk_size;
+        for (uint64_t i = 0; i < chunks; i++) {
+          note_remove(im.cache->remove(chunk_key(p, version, i)), shown, report);
+          report.chunks++;
+        }
+      }
+      note_remove(im.cache->remove(attr_key(p)), shown, report);
+      // The next open must not keep the kernel's page cache.
+      if (ino) im.inodes.exchange_version(*ino, "");
+    }
+    if (ino && im.notifier) im.notifier->inval_inode(*ino);
+  });
+  if (!s) return s;
+  return report;
+}
+
+Result<PathOpReport> Filesystem::refresh(std::string_view path, bool recursive) {
+  PathOpReport report;
+  Impl& im = *impl_;
+  const std::string top(relative(path));
+  auto top_attr = im.ns.attr(top);
+  if (!top_attr) return top_attr.error();
+  // Which directories to re-list: the file's parent, or the directory (and
+  // those below it).
+  std::vector<std::string> dirs;
+  if (top_attr->type != FileType::kDirectory) {
+    dirs.emplace_back(split_path(top).first);
+    report.files++;
+  } else {
+    Status s = walk(top, recursive, report, [&](const std::string& p, const FileAttr& attr) {
+      if (attr.type == FileType::kDirectory) dirs.push_back(p);
+    });
+    if (!s) return s;
+  }
+  for (const auto& dir : dirs) {
+    auto old = im.ns.take_decoded(dir);
+    if (!old) {
+      if (auto l = im.ns.listing(dir)) old = *l;
+      im.ns.take_decoded(dir);
+    }
+    note_remove(im.cache->remove(listing_key(dir)), dir.empty() ? "/" : dir, report);
+    auto now = im.ns.listing(dir);
+    if (!now) {
+      report.errors.push_back(fmt::format("{}: listing failed: {}", dir.empty() ? "/" : dir, now.error().to_string()));
+      continue;
+    }
+    auto dir_ino = im.inodes.find(dir);
+    if (dir_ino && im.notifier) im.notifier->inval_inode(*dir_ino);
+    if (!old) continue;
+    for (const auto& e : old->entries) {
+      const DirEntry* fresh = (*now)->find(e.name);
+      if (fresh && version_of(fresh->attr) == version_of(e.attr) && fresh->attr.type == e.attr.type &&
+          fresh->attr.size == e.attr.size) {
+        continue;
+      }
+      report.changed++;
+      const std::string child = join_path(dir, e.name);
+      // The "m:" entry describes the old version too.
+      note_remove(im.cache->remove(attr_key(child)), child, report);
+      if (!im.notifier) continue;
+      if (dir_ino) im.notifier->inval_entry(*dir_ino, e.name);
+      if (auto ino = im.inodes.find(child)) im.notifier->inval_inode(*ino);
+    }
+  }
+  return report;
+}
+
+Result<PathOpReport> Filesystem::warm(std::string_view path, bool recursive,
+                                      const std::function<bool(const PathOpReport&)>& progress) {
+  PathOpReport report;
+  Impl& im = *impl_;
+  std::vector<std::string> files;
+  Status s = walk(path, recursive, report, [&](const std::string& p, const FileAttr& attr) {
+    if (attr.type == FileType::kDirectory) return;
+    files.push_back(p);
+    report.bytes_total += attr.size;
+  });
+  if (!s) return s;
+  report.files_total = files.size();
+  report.files = 0;
+  if (progress && !progress(report)) return Status::timeout("cancelled");
+  for (const auto& p : files) {
+    auto attr = im.resolve_file(p);
+    if (!attr) {
+      report.errors.push_back(fmt::format("{}: {}", p, attr.error().to_string()));
+      report.files++;
+      continue;
+    }
+    auto file = std::make_shared<FileRef>();
+    file->path = p;
+    file->version = version_of(*attr);
+    file->etag = attr->etag;
+    file->size = attr->size;
+    file->mtime_ns = attr->mtime_ns;
+    file->chunk_size = options_.chunk_size;
+    const uint64_t chunks = (file->size + options_.chunk_size - 1) / options_.chunk_size;
+    for (uint64_t i = 0; i < chunks; i++) {
+      int served = 0;
+      auto piece = im.chunk_piece(file, i, 0, file->chunk_length(i), &served);
+      if (!piece) {
+        const Error& e = piece.error();
+        report.errors.push_back(fmt::format("{}: chunk {}: {}", p, i, e.cause ? std::string(reason(e.code)) : e.cause.to_string()));
+        break;
+      }
+      report.chunks++;
+      report.bytes += piece->length;
+      if (progress && !progress(report)) return Status::timeout("cancelled");
+    }
+    report.files++;
+  }
+  if (progress) progress(report);
+  return report;
 }
 
 }  // namespace daramjwee::fs

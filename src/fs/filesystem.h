@@ -40,6 +40,10 @@ struct FilesystemOptions {
   PrefetchOptions prefetch;                              // Default: see PrefetchOptions
   uint32_t uid = 0, gid = 0;                             // Default: root
   uint64_t capacity_bytes = 0;                           // reported by statfs
+  // Called after every read() that returned data with its latency and where
+  // its slowest chunk came from (a tier index, or Source::kOrigin), for the
+  // daemon's latency histograms. Must be cheap and thread-safe. Default: none.
+  std::function<void(int source, std::chrono::nanoseconds latency)> on_read;
   // Errors name the field: zero or >64 MiB chunk, negative durations.
   Status validate() const;
 };
@@ -97,6 +101,18 @@ struct FsStats {
   uint64_t chunk_origin_requests = 0, joined_fills = 0;
 };
 
+// Outcome of a control operation over a path (daramjwee-ctl invalidate,
+// refresh, warm). Counts are what was done so far, so the same struct is the
+// progress report of warm.
+struct PathOpReport {
+  uint64_t files = 0, dirs = 0;        // visited
+  uint64_t files_total = 0;            // warm: files found by the walk
+  uint64_t bytes = 0, bytes_total = 0; // warm: chunk bytes made resident / to do
+  uint64_t chunks = 0;                 // chunks removed (invalidate) or read (warm)
+  uint64_t changed = 0;                // refresh: files whose version changed
+  std::vector<std::string> errors;     // one line per failure, tier named
+};
+
 // The adapter implements this to pass invalidations to the kernel. Called
 // from the filesystem's notifier thread only, never inside an operation.
 class KernelNotifier {
@@ -138,8 +154,34 @@ class Filesystem {
   FsStats stats() const;
   const FilesystemOptions& options() const { return options_; }
 
+  // Control operations. `path` is relative to the root ("" or "/" is the
+  // root); `recursive` descends into directories (at most kMaxOpFiles files).
+  // Per-item failures are listed in the report and the walk goes on; the
+  // call fails only when `path` itself cannot be resolved (kNotFound or the
+  // origin's error) or it was cancelled.
+  static constexpr uint64_t kMaxOpFiles = 1'000'000;
+  // Removes the data of the current version of each file (every chunk) and
+  // its attribute entry from every tier (Cache::remove; a tier's failure is
+  // one error line), and directory listings; the kernel's copy is dropped
+  // too, so the next read goes to the origin.
+  Result<PathOpReport> invalidate(std::string_view path, bool recursive);
+  // Re-reads the listing of `path`'s directory (or of `path` and, with
+  // `recursive`, every directory below) from the origin now, before ttl, and
+  // invalidates the kernel's entries whose version changed.
+  Result<PathOpReport> refresh(std::string_view path, bool recursive);
+  // Reads every chunk of every file through the cache so it becomes
+  // resident (tier 0 now, lower tiers write-behind). `progress` is called
+  // after each chunk; returning false cancels (kTimeout "cancelled").
+  Result<PathOpReport> warm(std::string_view path, bool recursive,
+                            const std::function<bool(const PathOpReport&)>& progress);
+
  private:
   struct Impl;
+  // Visits `path`, and with `recursive` everything below it, for the control
+  // operations: a directory after its listing was read (so `visit` may drop
+  // it), files as found. Counts into `report`. Errors: `path` unresolvable.
+  Status walk(std::string_view path, bool recursive, PathOpReport& report,
+              const std::function<void(const std::string& path, const FileAttr& attr)>& visit);
   Filesystem(FilesystemOptions options, std::shared_ptr<Cache> cache, std::shared_ptr<Origin> origin,
              FileAttr root);
   std::unique_ptr<Impl> impl_;
