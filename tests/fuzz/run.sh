@@ -31,7 +31,7 @@ for t in "${TARGETS[@]}"; do
     tail -40 "build-fuzz/fuzz-$t.log"
     rc=1
   else
-    grep -E "stat::number_of_executed_runs|stat::new_units_added" "build-fuzz/fuzz-$t.log" | tr '\n' ' '
+    grep -E "stat::number_of_executed_units|stat::average_exec_per_sec|stat::new_units_added" "build-fuzz/fuzz-$t.log" | tr '\n' ' '
     echo
   fi
 done
