@@ -21,10 +21,14 @@
 // Cache::get (the engine calls ChunkFetcher on a miss, single-flighted per
 // key) and a prefetch job. The FillTable arbitrates: whoever registers first
 // fetches; the other waits for the bytes (bounded by fill_wait, so a reader
-// never hangs). A prefetch job trims its range to chunks that are neither
-// cached (Cache::locate) nor in the table, so the remount case (everything on
-// disk) costs no origin request at all.
-//
+// never hangs). A prefetch registers its chunks when it is QUEUED, in the
+// reader's thread, not when a prefetch thread picks it up: otherwise a fast
+// reader (or a loaded machine) overtakes the queued job and fetches every
+// chunk on its own, one request each. When the job runs it checks the tiers
+// (Cache::locate): chunks already cached are finished as "skipped" (a waiter
+// then fetches for itself, which finds them cached), so the remount case
+// costs no origin request; one ranged request covers the rest of the run.
+
 // Publishing. A prefetched chunk is put into the engine through Cache::get
 // with a fetcher that returns the bytes already in hand, so it takes the
 // engine's normal fill path: tier 0 at once, lower tiers write-behind (a plain
@@ -96,12 +100,20 @@ class ChunkFetcher final : public Fetcher {
     if (cached && !cached->negative && cached->etag == file_->version) return FetchOutcome(NotModified{*cached});
     const uint64_t length = file_->chunk_length(index_);
     std::string k(key);
-    auto [fill, leader] = source_->fills->join_or_lead(k);
-    if (!leader) {
+    std::shared_ptr<FillTable::Fill> fill;
+    // Join a fill in flight (usually a prefetch stream that registered this
+    // chunk when it was queued); if its owner skipped it, fetch ourselves.
+    for (int attempt = 0;; attempt++) {
+      auto [f, leader] = source_->fills->join_or_lead(k);
+      if (leader) {
+        fill = std::move(f);
+        break;
+      }
       source_->joined_fills.fetch_add(1, std::memory_order_relaxed);
-      auto data = FillTable::wait(*fill, source_->fill_wait);
-      if (!data) return data.error();
-      return FetchOutcome(FetchedBody{chunk_metadata(*file_, length), make_bytes_reader(*data)});
+      auto data = FillTable::wait(*f, source_->fill_wait);
+      if (data) return FetchOutcome(FetchedBody{chunk_metadata(*file_, length), make_bytes_reader(*data)});
+      if (!data.error().is(FillTable::skipped().code()) || attempt >= 2) return data.error();
+      source_->fills->erase(k, f);  // finished and skipped: make room to lead
     }
     source_->origin_requests.fetch_add(1, std::memory_order_relaxed);
     Result<SharedBytes> data = Status::internal("unset");
@@ -190,6 +202,7 @@ void Prefetcher::shutdown() {
     if (stopping_ && threads_.empty()) return;
     stopping_ = true;
     dropped_.fetch_add(queue_.size(), std::memory_order_relaxed);
+    for (auto& job : queue_) give_up(job, 0, FillTable::skipped());
     queue_.clear();
   }
   for (auto& t : threads_) t.request_stop();
@@ -225,18 +238,38 @@ void Prefetcher::on_read(ReadaheadState& st, const std::shared_ptr<const FileRef
   if (start >= want) return;
   const uint64_t lead = st.planned_until > chunk + 1 ? st.planned_until - chunk - 1 : 0;
   if (lead * 2 > st.window) return;  // more than half a window still ahead
-  st.planned_until = want;
+  // Register the fills now, in the reader's thread: a reader that reaches
+  // one of these chunks before the job runs waits for the stream instead of
+  // fetching the chunk on its own.
+  Job job;
+  job.file = file;
+  job.first = start;
+  for (uint64_t i = start; i < want; i++) {
+    std::string key = chunk_key(file->path, file->version, i);
+    auto [fill, leader] = source_->fills->join_or_lead(key);
+    if (!leader) break;  // someone is fetching it: plan again from here later
+    job.fills.emplace_back(std::move(key), std::move(fill));
+  }
+  st.planned_until = start + job.fills.size();
+  if (job.fills.empty()) return;
   {
     std::lock_guard lock(mu_);
-    if (stopping_) return;
-    if (queue_.size() >= options_.queue) {
-      dropped_.fetch_add(1, std::memory_order_relaxed);
+    if (!stopping_ && queue_.size() < options_.queue) {
+      queue_.push_back(std::move(job));
+      jobs_.fetch_add(1, std::memory_order_relaxed);
+      cv_.notify_one();
       return;
     }
-    queue_.push_back(Job{file, start, want});
   }
-  jobs_.fetch_add(1, std::memory_order_relaxed);
-  cv_.notify_one();
+  dropped_.fetch_add(1, std::memory_order_relaxed);
+  give_up(job, 0, FillTable::skipped());
+}
+
+void Prefetcher::give_up(Job& job, size_t from, const Status& why) {
+  for (size_t j = from; j < job.fills.size(); j++) {
+    FillTable::finish(*job.fills[j].second, why, nullptr);
+    source_->fills->erase(job.fills[j].first, job.fills[j].second);
+  }
 }
 
 void Prefetcher::run(std::stop_token stop) {
@@ -258,35 +291,30 @@ bool Prefetcher::cached(const std::string& key) {
   return where && !where->empty();
 }
 
-void Prefetcher::execute(const Job& job, const std::stop_token& stop) {
+void Prefetcher::execute(Job& job, const std::stop_token& stop) {
   const FileRef& f = *job.file;
-  // Trim: skip what is cached or already being fetched; stop the range at the
-  // first chunk someone else owns so one request covers a contiguous run.
-  uint64_t s = job.first;
-  std::vector<std::pair<std::string, std::shared_ptr<FillTable::Fill>>> mine;
-  for (; s < job.last; s++) {
-    std::string key = chunk_key(f.path, f.version, s);
-    if (source_->fills->contains(key) || cached(key)) continue;
-    break;
+  auto& mine = job.fills;
+  // Trim: chunks already cached (a warm restart, another handle's reads) are
+  // skipped; one request covers the run up to the next cached chunk.
+  size_t lo = 0;
+  while (lo < mine.size() && cached(mine[lo].first)) lo++;
+  size_t hi = lo;
+  while (hi < mine.size() && (hi == lo || !cached(mine[hi].first))) hi++;
+  // Finish what we will not fetch first, so nobody waits on it.
+  for (size_t j = 0; j < lo; j++) {
+    FillTable::finish(*mine[j].second, FillTable::skipped(), nullptr);
+    source_->fills->erase(mine[j].first, mine[j].second);
   }
-  for (uint64_t i = s; i < job.last; i++) {
-    std::string key = chunk_key(f.path, f.version, i);
-    if (i > s && cached(key)) break;
-    auto [fill, leader] = source_->fills->join_or_lead(key);
-    if (!leader) break;
-    mine.emplace_back(std::move(key), std::move(fill));
+  give_up(job, hi, FillTable::skipped());
+  if (lo == hi) return;
+  if (stop.stop_requested()) {
+    give_up_range(job, lo, hi, Status::cache_closed());
+    return;
   }
-  if (mine.empty()) return;
-  uint64_t done = 0;
-  auto abandon = [&](const Status& why) {
-    for (uint64_t j = done; j < mine.size(); j++) {
-      FillTable::finish(*mine[j].second, why, nullptr);
-      source_->fills->erase(mine[j].first, mine[j].second);
-    }
-  };
-  const uint64_t offset = s * f.chunk_size;
+  const uint64_t first = job.first + lo;
+  const uint64_t offset = first * f.chunk_size;
   uint64_t length = 0;
-  for (uint64_t j = 0; j < mine.size(); j++) length += f.chunk_length(s + j);
+  for (size_t j = lo; j < hi; j++) length += f.chunk_length(job.first + j);
   requests_.fetch_add(1, std::memory_order_relaxed);
   source_->origin_requests.fetch_add(1, std::memory_order_relaxed);
   auto body = source_->origin->read(f.path, f.etag, ByteRange{offset, length});
@@ -295,26 +323,26 @@ void Prefetcher::execute(const Job& job, const std::stop_token& stop) {
     static util::RateLimit limit;
     uint64_t suppressed = 0;
     if (limit.allow(&suppressed)) {
-      util::logger("fs")->warn("prefetch failed path={} chunks={}..{} error={} suppressed={}", f.path, s,
-                               s + mine.size(), body.error().to_string(), suppressed);
+      util::logger("fs")->warn("prefetch failed path={} chunks={}..{} error={} suppressed={}", f.path, first,
+                               job.first + hi, body.error().to_string(), suppressed);
     }
-    abandon(body.error());
+    give_up_range(job, lo, hi, body.error());
     return;
   }
-  for (; done < mine.size(); done++) {
+  for (size_t j = lo; j < hi; j++) {
     if (stop.stop_requested()) {
-      abandon(Status::cache_closed());
+      give_up_range(job, j, hi, Status::cache_closed());
       return;
     }
-    const uint64_t index = s + done;
+    const uint64_t index = job.first + j;
     const uint64_t len = f.chunk_length(index);
     auto data = read_exactly(**body, len);
     if (!data) {
       failures_.fetch_add(1, std::memory_order_relaxed);
-      abandon(data.error());
+      give_up_range(job, j, hi, data.error());
       return;
     }
-    auto& [key, fill] = mine[done];
+    auto& [key, fill] = mine[j];
     FillTable::finish(*fill, Status::ok(), *data);
     // Publish through the engine's fill path (tier 0 now, lower tiers
     // write-behind), then drain what it hands back so a tee-ing fill completes.
@@ -322,6 +350,13 @@ void Prefetcher::execute(const Job& job, const std::stop_token& stop) {
     if (got && !got->body->view()) ignore_error(got->body->skip(UINT64_MAX).status());
     source_->fills->erase(key, fill);
     chunks_.fetch_add(1, std::memory_order_relaxed);
+  }
+}
+
+void Prefetcher::give_up_range(Job& job, size_t from, size_t to, const Status& why) {
+  for (size_t j = from; j < to; j++) {
+    FillTable::finish(*job.fills[j].second, why, nullptr);
+    source_->fills->erase(job.fills[j].first, job.fills[j].second);
   }
 }
 

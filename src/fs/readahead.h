@@ -67,6 +67,10 @@ class FillTable {
   static void finish(Fill& fill, Status status, SharedBytes data);
   // Removes `key` if it still maps to `fill`.
   void erase(const std::string& key, const std::shared_ptr<Fill>& fill);
+  // The status a fill finishes with when its owner decided not to fetch it
+  // after all (the chunk turned out to be cached, or the job was dropped):
+  // a waiter then fetches the chunk itself.
+  static Status skipped() { return Status::not_modified(); }
   // Waits until the fill is done or `timeout` passes (kTimeout).
   static Result<SharedBytes> wait(Fill& fill, Duration timeout);
 
@@ -125,10 +129,15 @@ class Prefetcher {
  private:
   struct Job {
     std::shared_ptr<const FileRef> file;
-    uint64_t first, last;  // chunks [first, last)
+    uint64_t first = 0;  // chunk index of fills[0]
+    // The fills this job leads, registered when it was queued, for chunks
+    // first, first+1, ... Every one is finished on every path.
+    std::vector<std::pair<std::string, std::shared_ptr<FillTable::Fill>>> fills;
   };
+  void give_up(Job& job, size_t from, const Status& why);
   void run(std::stop_token stop);
-  void execute(const Job& job, const std::stop_token& stop);
+  void execute(Job& job, const std::stop_token& stop);
+  void give_up_range(Job& job, size_t from, size_t to, const Status& why);
   bool cached(const std::string& key);
 
   const PrefetchOptions options_;
