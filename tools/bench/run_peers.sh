@@ -1,0 +1,33 @@
+#!/bin/bash
+# One command: daramjwee-fs against the physical limits (native reads, curl)
+# and its peers (rclone mount, httpdirfs), on a generated dataset served by
+# nginx on 127.0.0.1. Writes tools/bench/results/{results.json,results.md,chart.png}.
+#
+#   sudo tools/bench/run_peers.sh [--quick] [--only ours,rclone,httpdirfs] [--out DIR]
+#
+# DAEMON=path overrides the daramjwee-fs binary (default: a release build in
+# build-peers/, configured and built here if missing). Needs root.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+# The bench's own tools (not in tools/setup.sh: the test suite does not need them).
+pkgs=()
+for pair in rclone:rclone httpdirfs:httpdirfs fio:fio gnuplot:gnuplot-nox curl:curl \
+            nginx:nginx-light fusermount3:fuse3; do
+  bin=${pair%%:*}; pkg=${pair#*:}
+  command -v "$bin" >/dev/null 2>&1 || [ -x "/usr/sbin/$bin" ] || pkgs+=("$pkg")
+done
+if [ ${#pkgs[@]} -gt 0 ]; then
+  echo "run_peers: installing ${pkgs[*]}"
+  if ! DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${pkgs[@]}"; then
+    apt-get update
+    DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${pkgs[@]}"
+  fi
+fi
+
+DAEMON=${DAEMON:-build-peers/src/daemon/daramjwee-fs}
+if [ ! -x "$DAEMON" ]; then
+  [ -d build-peers ] || meson setup build-peers --buildtype=release -Dtests=false -Dtest_hooks=false
+  ninja -C build-peers src/daemon/daramjwee-fs
+fi
+exec python3 tools/bench/peers/bench.py --daemon "$DAEMON" "$@"
