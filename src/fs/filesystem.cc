@@ -220,7 +220,7 @@ struct Filesystem::Impl {
                            "read", path);
   }
 
-  // The attributes a handle pins. A listing entry without a version tag
+  // The attributes a handle pins. A multi-chunk listing entry without a version tag
   // (nginx's JSON autoindex has none) cannot pin reads to a version, so the
   // file's own attributes are fetched ("m:" key: one HEAD, then cached and
   // persisted like everything else) and their tag is used: ranged reads then
@@ -229,6 +229,10 @@ struct Filesystem::Impl {
     auto attr = ns.attr(path);
     if (!attr || attr->type == FileType::kDirectory) return attr;
     if (!attr->etag.empty() && attr->size_exact) return attr;
+    // A file of one chunk is read with one unranged request whose length is
+    // checked (ChunkFetcher), so it cannot mix versions either; skipping the
+    // HEAD halves the cold cost of small files.
+    if (attr->size_exact && attr->size <= options.chunk_size) return attr;
     auto exact = ns.stat_path(path);
     if (!exact) return exact.error();
     return exact;

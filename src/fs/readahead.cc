@@ -117,9 +117,23 @@ class ChunkFetcher final : public Fetcher {
     }
     source_->origin_requests.fetch_add(1, std::memory_order_relaxed);
     Result<SharedBytes> data = Status::internal("unset");
-    auto body = source_->origin->read(file_->path, file_->etag,
-                                      ByteRange{index_ * file_->chunk_size, length});
-    data = body ? read_exactly(**body, length) : Result<SharedBytes>(body.error());
+    if (file_->etag.empty() && file_->chunk_count() == 1) {
+      // No tag to pin (see Filesystem's resolve_file): fetch the whole file in
+      // one request and insist on the size we pinned, so a replaced file is
+      // an error rather than a chunk of the wrong version.
+      auto body = source_->origin->read(file_->path, "", ByteRange{0, std::nullopt});
+      data = body ? read_exactly(**body, length) : Result<SharedBytes>(body.error());
+      if (data) {
+        std::byte extra[1];
+        auto more = (*body)->read(std::span<std::byte>(extra, 1));
+        if (!more || *more != 0) data = Status::changed_at_origin(file_->path + ": size changed at the origin");
+      } else if (data.error().is(StatusCode::kIoError)) {
+        data = Status::changed_at_origin(file_->path + ": " + data.error().message());
+      }
+    } else {
+      auto body = source_->origin->read(file_->path, file_->etag, ByteRange{index_ * file_->chunk_size, length});
+      data = body ? read_exactly(**body, length) : Result<SharedBytes>(body.error());
+    }
     FillTable::finish(*fill, data.status(), data ? *data : nullptr);
     source_->fills->erase(k, fill);
     if (!data) return data.error();

@@ -252,19 +252,27 @@ TEST_CASE("filesystem: a handle keeps its version or fails, never mixes", "[fs]"
 }
 
 TEST_CASE("filesystem: without listing etags, handles pin the file's own tag", "[fs]") {
-  Rig rig;
-  rig.origin->listing_without_etag = true;
-  rig.origin->put_file("late.txt", "first", "\"l1\"");
-  Rig fresh;  // a second rig whose listings never carried tags
+  Rig fresh;
   fresh.origin->listing_without_etag = true;
-  fresh.origin->put_file("late.txt", "first", "\"l1\"");
-  auto h = fresh.fs->open(fresh.ino("late.txt"), false);
+  fresh.origin->put_file("late.bin", pattern(3 * 4096, 3), "\"l1\"");  // three chunks
+  fresh.origin->put_file("small.txt", "first", "\"m1\"");             // one chunk
+  auto h = fresh.fs->open(fresh.ino("late.bin"), false);
   REQUIRE(h);
-  fresh.origin->put_file("late.txt", "other", "\"l2\"");
-  auto r = fresh.fs->read(h->fh, 0, 5);
+  auto s = fresh.fs->open(fresh.ino("small.txt"), false);
+  REQUIRE(s);
+  const int stats = fresh.origin->stats;
+  fresh.origin->put_file("late.bin", pattern(3 * 4096, 4), "\"l2\"");
+  fresh.origin->put_file("small.txt", "second!", "\"m2\"");
+  auto r = fresh.fs->read(h->fh, 4096, 5);
   REQUIRE_FALSE(r);
   CHECK(r.error().code == fs::Errc::kVersionChanged);
+  // A one-chunk file is fetched whole and its size checked: no HEAD needed.
+  auto rs = fresh.fs->read(s->fh, 0, 4096);
+  REQUIRE_FALSE(rs);
+  CHECK(rs.error().code == fs::Errc::kVersionChanged);
+  CHECK(fresh.origin->stats == stats);
   fresh.fs->release(h->fh);
+  fresh.fs->release(s->fh);
 }
 
 TEST_CASE("filesystem: origin down fails uncached reads and serves cached ones", "[fs]") {
