@@ -251,10 +251,7 @@ Status DiskStore::publish(std::string_view key, IndexRecord rec, const std::stri
     }
     std::lock_guard l(mu_);
     auto [it, inserted] = entries_.try_emplace(std::string(key));
-    if (!inserted) {
-      used_bytes_ -= it->second.footprint;
-      if (it->second.access_dirty) --dirty_access_;
-    }
+    if (!inserted) used_bytes_ -= it->second.footprint;
     it->second = MemEntry{fp, ++gen_counter_, rec.commit_seq, 0, false};
     used_bytes_ += fp;
     policy_->add(key, fp);

@@ -153,7 +153,6 @@ void DiskStore::forget_entry_locked(std::string_view key) {
   auto it = entries_.find(std::string(key));
   if (it == entries_.end()) return;
   used_bytes_ -= it->second.footprint;
-  if (it->second.access_dirty) --dirty_access_;
   entries_.erase(it);
   policy_->remove(key);
   entries_count_.store(entries_.size(), std::memory_order_relaxed);
@@ -374,9 +373,9 @@ void DiskStore::note_access(std::string_view key) {
     it->second.access_ns = now_ns();
     if (!it->second.access_dirty) {
       it->second.access_dirty = true;
-      ++dirty_access_;
+      dirty_keys_.push_back(it->first);
     }
-    persist = dirty_access_ >= kAccessPersistBatch ||
+    persist = dirty_keys_.size() >= kAccessPersistBatch ||
               it->second.access_ns - last_persist_ns_ > kAccessPersistIntervalNs;
   }
   if (persist) ignore_error(persist_access(false));
@@ -398,14 +397,15 @@ Status DiskStore::persist_access(bool all) {
   {
     std::lock_guard l(mu_);
     last_persist_ns_ = now_ns();
-    if (dirty_access_ == 0) return Status::ok();
-    batch.reserve(dirty_access_);
-    for (auto& [k, e] : entries_) {
-      if (!e.access_dirty) continue;
-      e.access_dirty = false;
-      batch.emplace_back(k, disk_detail::AccessRecord{e.access_seq, e.access_ns});
+    if (dirty_keys_.empty()) return Status::ok();
+    batch.reserve(dirty_keys_.size());
+    for (auto& k : dirty_keys_) {
+      auto it = entries_.find(k);
+      if (it == entries_.end() || !it->second.access_dirty) continue;  // gone, replaced or a duplicate
+      it->second.access_dirty = false;
+      batch.emplace_back(std::move(k), disk_detail::AccessRecord{it->second.access_seq, it->second.access_ns});
     }
-    dirty_access_ = 0;
+    dirty_keys_.clear();
   }
   rocksdb::WriteBatch b;
   for (auto& [k, a] : batch) {
