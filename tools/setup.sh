@@ -10,7 +10,7 @@ PKGS=(
   # libraries (dependency() in meson.build)
   libfuse3-dev fuse3 librocksdb-dev liblz4-dev libspdlog-dev libfmt-dev
   catch2 libcurl4-openssl-dev libxxhash-dev libtomlplusplus-dev
-  libsystemd-dev nlohmann-json3-dev
+  libsystemd-dev nlohmann-json3-dev libcpp-httplib-dev
   # sanitizer/fuzz toolchain
   clang libclang-rt-14-dev
   # test peers and programs the mounted tests drive

@@ -107,8 +107,10 @@ const std::vector<OptionDef>& options_table() {
        [](DaemonOptions& o, std::string_view v) { o.fsync = oneof("fsync", v, {"none", "commit"}); }},
       {"compress", "BOOL", "true", "lz4-compress disk chunks when it saves space",
        [](DaemonOptions& o, std::string_view v) { o.compress = bool_value("compress", v); }},
-      {"control", "PATH", "none", "UNIX socket for daramjwee-ctl",
+      {"control", "PATH", "per mount point", "UNIX socket for daramjwee-ctl (default /run/daramjwee-fs/<mountpoint>.sock for root)",
        [](DaemonOptions& o, std::string_view v) { o.control = v; }},
+      {"metrics_listen", "HOST:PORT", "none", "serve Prometheus /metrics over HTTP on this address (e.g. 127.0.0.1:9464)",
+       [](DaemonOptions& o, std::string_view v) { o.metrics_listen = v; }},
       {"log_level", "LEVEL", "info", "trace, debug, info, warn, error, critical or off",
        [](DaemonOptions& o, std::string_view v) {
          o.log_level = oneof("log_level", v, {"trace", "debug", "info", "warn", "error", "critical", "off"});

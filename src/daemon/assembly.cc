@@ -51,7 +51,8 @@ Result<std::shared_ptr<Origin>> build_origin(const config::DaemonOptions& o) {
   return *made;
 }
 
-Result<Assembled> assemble(const config::DaemonOptions& o, std::shared_ptr<Origin> origin) {
+Result<Assembled> assemble(const config::DaemonOptions& o, std::shared_ptr<Origin> origin,
+                           std::function<void(int, std::chrono::nanoseconds)> on_read) {
   Assembled out;
   out.origin = std::move(origin);
 
@@ -97,6 +98,7 @@ Result<Assembled> assemble(const config::DaemonOptions& o, std::shared_ptr<Origi
   fopts.uid = static_cast<uint32_t>(getuid());
   fopts.gid = static_cast<uint32_t>(getgid());
   fopts.capacity_bytes = o.ram_size + o.disk_size;
+  fopts.on_read = std::move(on_read);
   auto filesystem = fs::Filesystem::open(fopts, out.cache, out.origin);
   if (!filesystem) {
     ignore_error(out.cache->close());

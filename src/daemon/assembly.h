@@ -4,6 +4,8 @@
 // Thread-safety: called once, from main, before the FUSE loop starts.
 #pragma once
 
+#include <chrono>
+#include <functional>
 #include <memory>
 
 #include "config/options.h"
@@ -25,6 +27,8 @@ Result<std::shared_ptr<Origin>> build_origin(const config::DaemonOptions& option
 // Opens the tiers and the engine, then the filesystem, which checks that the
 // origin answers for its root. Errors name what failed ("origin ... is
 // unreachable: ...", "cache_dir ...: ...").
-Result<Assembled> assemble(const config::DaemonOptions& options, std::shared_ptr<Origin> origin);
+// `on_read` becomes FilesystemOptions::on_read (read latency metrics).
+Result<Assembled> assemble(const config::DaemonOptions& options, std::shared_ptr<Origin> origin,
+                           std::function<void(int, std::chrono::nanoseconds)> on_read = {});
 
 }  // namespace daramjwee::daemon

@@ -25,7 +25,12 @@
 #include <fmt/format.h>
 
 #include "config/options.h"
+#include "control/metrics_http.h"
+#include "control/exposition.h"
+#include "control/server.h"
 #include "daemon/assembly.h"
+#include "daemon/control_glue.h"
+#include "daemon/service.h"
 #include "fs/fuse_adapter.h"
 #include "util/log.h"
 
@@ -141,11 +146,11 @@ int run(int argc, char** argv) {
     say_error(problem);
     return 1;
   }
-  if (!o.control.empty()) {
-    // TODO(fs): the control socket belongs to the operations issue; the
-    // option is accepted so fstab lines written for it keep working.
-    log->warn("control socket not served by this build path={}", o.control);
-  }
+  // The control socket: -o control=PATH, else the per-mount-point default
+  // (computed now: canonicalizing the mount point after mounting would ask
+  // our own FUSE loop). An explicit path that cannot be served is fatal.
+  const bool control_explicit = !o.control.empty();
+  cmd->options.control = control_socket_path(o);
 
   if (!o.foreground) {
     int fds[2];
@@ -170,15 +175,47 @@ int run(int argc, char** argv) {
     }
   }
 
+  // SIGHUP is taken by the HangupWatcher thread (log reopen and level
+  // reload), so it is blocked before any thread exists.
+  block_hangup();
+  const std::string log_path = stderr_log_path();
+
   auto origin = build_origin(o);
   if (!origin) {
     say_error(origin.error().message());
     return 1;
   }
-  auto parts = assemble(o, *origin);
+  auto latencies = std::make_shared<ReadLatencies>();
+  auto parts = assemble(o, *origin, latencies->hook());
   if (!parts) {
     say_error(parts.error().message());
     return 1;
+  }
+  auto handler = std::make_shared<DaemonControl>(o, *parts, latencies, kVersion);
+  std::unique_ptr<control::Server> control_server;
+  std::unique_ptr<control::MetricsListener> metrics_listener;
+  {
+    std::string problem;
+    if (auto srv = control::Server::start(control::ServerOptions{.path = o.control}, handler)) {
+      control_server = std::move(*srv);
+    } else if (control_explicit) {
+      problem = srv.error().message();
+    } else {
+      log->warn("control socket unavailable path={} error={}", o.control, srv.error().to_string());
+    }
+    if (problem.empty() && !o.metrics_listen.empty()) {
+      auto ml = control::MetricsListener::start(o.metrics_listen,
+                                                [handler] { return control::render_prometheus(handler->stats()); });
+      if (ml) metrics_listener = std::move(*ml);
+      else problem = ml.error().message();
+    }
+    if (!problem.empty()) {
+      control_server.reset();
+      parts->fs->shutdown();
+      ignore_error(parts->cache->close());
+      say_error(problem);
+      return 1;
+    }
   }
   fs::MountOptions mo;
   mo.mountpoint = o.mountpoint;
@@ -194,6 +231,8 @@ int run(int argc, char** argv) {
 
   auto session = fs::FuseSession::mount(*parts->fs, mo);
   if (!session) {
+    if (metrics_listener) metrics_listener->stop();
+    control_server.reset();
     parts->fs->shutdown();
     ignore_error(parts->cache->close());
     say_error(session.error().message());
@@ -203,10 +242,30 @@ int run(int argc, char** argv) {
   log->info("mounted origin={} mountpoint={} cache_dir={} ram_size={} disk_size={} chunk_size={}", o.origin,
             o.mountpoint, o.cache_dir, o.ram_size, o.disk_size, o.chunk_size);
   say_ready();
+  Readiness readiness;
+  readiness.start(o.mountpoint, [handler] { return handler->status_line(); });
+  HangupWatcher hangup;
+  hangup.start([&] {
+    if (!log_path.empty() && !reopen_stderr(log_path)) log->warn("cannot reopen log path={}", log_path);
+    // The log level may have changed in the configuration file.
+    auto again = config::parse_command_line(args, geteuid() == 0, env);
+    spdlog::level::level_enum lvl = level;
+    if (again && util::parse_log_level(again->options.log_level, &lvl)) {
+      util::set_log_level(lvl);
+      log->info("SIGHUP: logs reopened log_level={}", again->options.log_level);
+    } else {
+      log->warn("SIGHUP: configuration not reloaded error={}", again ? "bad log_level" : again.error().message());
+    }
+  });
 
   Status loop = (*session)->run();
+  readiness.stopping();
   (*session)->unmount();
   log->info("unmounted mountpoint={}", o.mountpoint);
+  readiness.stop();
+  hangup.stop();
+  if (metrics_listener) metrics_listener->stop();
+  control_server.reset();
   parts->fs->shutdown();
   auto st = parts->fs->stats();
   Status closed = parts->cache->close();
