@@ -207,6 +207,10 @@ void apply_table(const toml::table& table, const std::string& prefix, DaemonOpti
       o.origin = toml_scalar(node, key);
       continue;
     }
+    if (key == "mountpoint") {  // lets a systemd unit name only the file
+      o.mountpoint = toml_scalar(node, key);
+      continue;
+    }
     if (key == "config") bad(key, "cannot be set inside a configuration file");
     if (key == "fuse_options") bad(key, "use -o on the command line for FUSE options");
     const OptionDef* d = find_option(key);
@@ -388,9 +392,10 @@ Result<Command> parse_command_line(const std::vector<std::string>& args, bool is
     if (!in) return Status::config_error("config", fmt::format("config: cannot read '{}'", o.config_file));
     std::stringstream text;
     text << in.rdbuf();
-    std::string from_cli_origin = o.origin;
+    std::string from_cli_origin = o.origin, from_cli_mountpoint = o.mountpoint;
     if (Status s = apply_toml(text.str(), o.config_file, o); !s) return s;
     if (!from_cli_origin.empty()) o.origin = from_cli_origin;
+    if (!from_cli_mountpoint.empty()) o.mountpoint = from_cli_mountpoint;
   }
   for (const auto& item : items) {
     if (item.starts_with("config=")) continue;
