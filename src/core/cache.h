@@ -7,7 +7,7 @@
 // the lower tiers write-behind on the worker pool. Stale hits are served at
 // once and refreshed in the background (stale-while-revalidate, one queued
 // refresh per key); "not found" answers are cached for negative_ttl.
-// docs/SEMANTICS.md has the whole story; tier_chain.cc the races.
+// The essay at the top of core/cache_impl.cc has the whole story and the races.
 //
 // Thread-safety: every method is thread-safe. No method holds an internal
 // lock while calling a store or a fetcher, except the per-key fence (see

@@ -54,6 +54,20 @@ void inc(util::StripedCounter& c, uint64_t n = 1) { c.add(n); }
     }                                                         \
   } while (0)
 
+// Fetchers are user code: an exception must not cross into the engine (a
+// worker thread would die; a leader would leave followers waiting).
+Result<FetchOutcome> guarded_fetch(Fetcher& fetcher, std::string_view key, const Metadata* cached) {
+  try {
+    return fetcher.fetch(key, cached);
+  } catch (const std::bad_alloc&) {
+    return Status::exhausted("out of memory in fetcher");
+  } catch (const std::exception& ex) {
+    return Status::internal(fmt::format("fetcher threw: {}", ex.what()));
+  } catch (...) {
+    return Status::internal("fetcher threw a non-exception");
+  }
+}
+
 }  // namespace
 
 // ---------------------------------------------------------------- Engine --
@@ -113,6 +127,14 @@ bool Engine::commit_fenced(size_t tier, std::string_view key, uint64_t gen,
     return false;
   }
   return true;
+}
+
+void Engine::invalidate_lower(std::string_view key) {
+  for (size_t i = tiers.size(); i-- > 1;) {
+    if (auto s = tiers[i]->store->remove(key); !s)
+      DJ_WARN_LIMITED(log, "invalidate failed tier={} key={} op=remove error=\"{}\"", tiers[i]->name,
+                      key, s.to_string());
+  }
 }
 
 void Engine::fill_tiers_behind(std::string key, uint64_t gen, Metadata meta,
@@ -215,11 +237,7 @@ class CacheSink final : public WriteSink {
     bool ran = e_->fence.exclusive(key_, &gen_, [&] {
       // Lower tiers first, so tier 0's new value is never shadowed by an old
       // copy resurfacing after an eviction.
-      for (size_t i = e_->tiers.size(); i-- > 1;) {
-        if (auto s = e_->tiers[i]->store->remove(key_); !s)
-          DJ_WARN_LIMITED(e_->log, "invalidate failed tier={} key={} op=remove error=\"{}\"",
-                          e_->tiers[i]->name, key_, s.to_string());
-      }
+      e_->invalidate_lower(key_);
       result = tier0_->commit();
     });
     tier0_.reset();
@@ -411,14 +429,7 @@ Result<GetResult> CacheImpl::fetch_from_origin(std::string_view key, uint64_t ge
   }
   LeaderGuard guard(flight);
   inc(e.origin.fetches);
-  Result<FetchOutcome> fetched = Status::internal("fetch did not run");
-  try {
-    fetched = fetcher->fetch(key, nullptr);
-  } catch (const std::bad_alloc&) {
-    fetched = Status::exhausted("out of memory in fetcher");
-  } catch (const std::exception& ex) {
-    fetched = Status::internal(fmt::format("fetcher threw: {}", ex.what()));
-  }
+  Result<FetchOutcome> fetched = guarded_fetch(*fetcher, key, nullptr);
   if (!fetched) {
     inc(e.origin.errors);
     DJ_WARN_LIMITED(e.log, "origin fetch failed key={} error=\"{}\"", key, fetched.error().to_string());
@@ -586,12 +597,7 @@ void CacheImpl::refresh_now(Engine& e, const std::string& key, Fetcher& fetcher)
     }
   }
   inc(e.origin.fetches);
-  Result<FetchOutcome> fetched = Status::internal("fetch did not run");
-  try {
-    fetched = fetcher.fetch(key, old && !old->negative ? &*old : nullptr);
-  } catch (const std::exception& ex) {
-    fetched = Status::internal(fmt::format("fetcher threw: {}", ex.what()));
-  }
+  Result<FetchOutcome> fetched = guarded_fetch(fetcher, key, old && !old->negative ? &*old : nullptr);
   if (!fetched) {
     inc(e.origin.errors);
     inc(e.refresh.failed);
@@ -662,11 +668,7 @@ void CacheImpl::replace_everywhere(Engine& e, const std::string& key, uint64_t g
                                    const Metadata& meta, std::vector<SharedBytes> segments) {
   uint64_t new_gen = 0;
   bool ran = e.fence.exclusive(key, &gen, [&] {
-    for (size_t i = e.tiers.size(); i-- > 1;) {
-      if (auto s = e.tiers[i]->store->remove(key); !s)
-        DJ_WARN_LIMITED(e.log, "invalidate failed tier={} key={} op=remove error=\"{}\"",
-                        e.tiers[i]->name, key, s.to_string());
-    }
+    e.invalidate_lower(key);
     auto sink = e.tiers[0]->store->begin_set(key, meta);
     Status st = sink ? Status() : sink.error();
     for (const auto& seg : segments) {

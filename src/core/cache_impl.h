@@ -49,6 +49,9 @@ struct Engine : std::enable_shared_from_this<Engine> {
   // the caller's kind of work, `what`).
   bool commit_fenced(size_t tier, std::string_view key, uint64_t gen,
                      std::unique_ptr<WriteSink> sink, const char* what);
+  // Removes key from every tier below tier 0, lowest first; failures are
+  // logged (the caller holds the key's exclusive fence).
+  void invalidate_lower(std::string_view key);
   // Queues the write-behind fill of `targets` with `segments`.
   void fill_tiers_behind(std::string key, uint64_t gen, Metadata meta,
                          std::vector<SharedBytes> segments, std::vector<size_t> targets);
