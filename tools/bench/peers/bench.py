@@ -297,7 +297,8 @@ class FS:
             if self.proc.poll() is not None:
                 rc = self.proc.returncode
                 self.proc = None
-                raise MountError("%s exited rc=%s before mounting: %s" % (self.name, rc, self.log_tail()))
+                how = ("killed by signal %d (%s)" % (-rc, signal.Signals(-rc).name)) if rc < 0 else "rc=%d" % rc
+                raise MountError("%s %s before mounting; log: %s" % (self.name, how, self.log_tail()))
             if time.monotonic() > deadline:
                 self.kill()
                 raise MountError("%s: mount did not appear within %ss" % (self.name, timeout))
@@ -671,9 +672,11 @@ class Bench:
         try:
             fs.mount()
         except MountError as e:
+            first = True
             for wl, state, _ in steps:
                 if state != "prep":
-                    self.fail(wl, system, "mount: %s" % e)
+                    self.fail(wl, system, ("mount: %s" % e) if first else "mount failed (as above)")
+                    first = False
             return
         try:
             for wl, state, fn in steps:
