@@ -36,7 +36,9 @@ struct FilesystemOptions {
   uint64_t chunk_size = 1 << 20;                         // Default: 1 MiB
   Duration ttl = std::chrono::seconds(60);               // Default: 60 s (entry/attr timeouts)
   Duration negative_ttl = std::chrono::seconds(30);      // Default: 30 s (negative dentries)
-  Duration fill_wait = std::chrono::seconds(60);         // Default: 60 s wait for another fill
+  // How long a reader waits for a chunk another request (a prefetch) owns
+  // before fetching it itself. Default: 60 s.
+  Duration fill_wait = std::chrono::seconds(60);
   PrefetchOptions prefetch;                              // Default: see PrefetchOptions
   uint32_t uid = 0, gid = 0;                             // Default: root
   uint64_t capacity_bytes = 0;                           // reported by statfs

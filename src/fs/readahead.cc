@@ -112,6 +112,9 @@ class ChunkFetcher final : public Fetcher {
       source_->joined_fills.fetch_add(1, std::memory_order_relaxed);
       auto data = FillTable::wait(*f, source_->fill_wait);
       if (data) return FetchOutcome(FetchedBody{chunk_metadata(*file_, length), make_bytes_reader(*data)});
+      // A prefetch still queued behind others after fill_wait: fetch the chunk
+      // directly (unregistered) rather than fail a reader that only waited.
+      if (data.error().is(StatusCode::kTimeout)) break;
       if (!data.error().is(FillTable::skipped().code()) || attempt >= 2) return data.error();
       source_->fills->erase(k, f);  // finished and skipped: make room to lead
     }
@@ -134,8 +137,10 @@ class ChunkFetcher final : public Fetcher {
       auto body = source_->origin->read(file_->path, file_->etag, ByteRange{index_ * file_->chunk_size, length});
       data = body ? read_exactly(**body, length) : Result<SharedBytes>(body.error());
     }
-    FillTable::finish(*fill, data.status(), data ? *data : nullptr);
-    source_->fills->erase(k, fill);
+    if (fill) {
+      FillTable::finish(*fill, data.status(), data ? *data : nullptr);
+      source_->fills->erase(k, fill);
+    }
     if (!data) return data.error();
     return FetchOutcome(FetchedBody{chunk_metadata(*file_, length), make_bytes_reader(*data)});
   }

@@ -7,6 +7,7 @@
 #include "fs/inode_table.h"
 #include "fs/namespace.h"
 #include "fs/readahead.h"
+#include "tests/unit/fs/tree_origin.h"
 
 using namespace daramjwee;
 using namespace daramjwee::fs;
@@ -106,4 +107,37 @@ TEST_CASE("errors: every Errc maps to an errno", "[fs]") {
   CHECK(errc_from_status(Status::permission_denied("x")) == Errc::kAccess);
   CHECK(is_failure(Errc::kOriginError));
   CHECK_FALSE(is_failure(Errc::kNotFound));
+}
+
+TEST_CASE("readahead: a reader stuck behind a fill that never finishes fetches the chunk itself", "[fs]") {
+  auto origin = std::make_shared<testing::TreeOrigin>();
+  origin->put_file("f", "0123456789", "\"e\"");
+  auto source = std::make_shared<ChunkSource>();
+  source->origin = origin;
+  source->fills = std::make_shared<FillTable>();
+  source->fill_wait = std::chrono::milliseconds(50);
+  auto file = std::make_shared<FileRef>();
+  file->path = "f";
+  file->version = "\"e\"";
+  file->etag = "\"e\"";
+  file->size = 10;
+  file->chunk_size = 4;
+  const std::string key = chunk_key("f", "\"e\"", 1);
+  auto [stuck, leader] = source->fills->join_or_lead(key);  // e.g. a prefetch still queued
+  REQUIRE(leader);
+  auto fetched = make_chunk_fetcher(source, file, 1)->fetch(key, nullptr);
+  REQUIRE(fetched);
+  auto& body = std::get<FetchedBody>(*fetched);
+  auto bytes = read_all(*body.body);
+  REQUIRE(bytes);
+  CHECK(bytes->view() == "4567");
+  CHECK(origin->reads == 1);
+  // A cached copy of the same version is never refetched.
+  Metadata cached;
+  cached.etag = "\"e\"";
+  auto again = make_chunk_fetcher(source, file, 1)->fetch(key, &cached);
+  REQUIRE(again);
+  CHECK(std::holds_alternative<NotModified>(*again));
+  CHECK(origin->reads == 1);
+  FillTable::finish(*stuck, FillTable::skipped(), nullptr);
 }
