@@ -4,11 +4,12 @@
 // curl_multi_perform(). We call perform only from open()/read(), so the
 // callback always runs on the caller's thread with the caller's buffer in
 // target_: bytes go straight there (one copy, as with curl(1)), and only
-// what does not fit spills into buf_. When buf_ already holds kHighWater
-// bytes the callback returns CURL_WRITEFUNC_PAUSE; libcurl then keeps that
-// chunk itself and re-delivers it after curl_easy_pause(CONT), which read()
-// calls once buf_ is drained. So memory per transfer is bounded by
-// kHighWater + one write (CURLOPT_BUFFERSIZE).
+// the part of a chunk that does not fit spills into buf_. When the caller's
+// buffer is full and buf_ holds a spilled chunk, the callback returns
+// CURL_WRITEFUNC_PAUSE; libcurl then keeps that chunk itself and re-delivers
+// it after curl_easy_pause(CONT), which read() calls once buf_ is drained.
+// So memory per transfer is bounded by one write (CURLOPT_BUFFERSIZE),
+// kHighWater being a second guard.
 //
 // Headers: the header callback sees every response of a redirect chain; a
 // status line starts a new head. The head is final once the first body byte
@@ -225,9 +226,14 @@ size_t Transfer::on_write(char* p, size_t size, size_t n, void* self) {
     t->too_large_ = true;
     return 0;  // makes libcurl fail with CURLE_WRITE_ERROR
   }
-  if (t->pending() >= kHighWater) {
+  // Once the caller's buffer is full and one chunk is already spilled, stop
+  // libcurl (it would otherwise read up to ~100 more chunks in this
+  // perform): it keeps this chunk until read() unpauses. So at most one
+  // chunk is ever copied twice.
+  bool room = t->target_filled_ < t->target_.size();
+  if ((!room && t->pending() > 0) || t->pending() >= kHighWater) {
     t->paused_ = true;
-    return CURL_WRITEFUNC_PAUSE;  // libcurl keeps this chunk until unpaused
+    return CURL_WRITEFUNC_PAUSE;
   }
   size_t k = std::min(len, t->target_.size() - t->target_filled_);
   if (k) std::memcpy(t->target_.data() + t->target_filled_, p, k);

@@ -9,6 +9,8 @@
 //   origin_bench [--size-mib N] [--requests N] [--threads N]
 #include <spdlog/spdlog.h>
 
+#include <sys/resource.h>
+
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -26,6 +28,14 @@ using namespace daramjwee;
 using BenchClock = std::chrono::steady_clock;
 
 namespace {
+
+// CPU seconds (user + system) of this process, or of its reaped children.
+double cpu_seconds(int who) {
+  rusage u{};
+  getrusage(who, &u);
+  return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
+         static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
+}
 
 double seconds_since(BenchClock::time_point t0) {
   return std::chrono::duration<double>(BenchClock::now() - t0).count();
@@ -130,16 +140,22 @@ int main(int argc, char** argv) {
   auto fresh = origin::HttpOrigin::create(opts);
   if (!fresh) return 1;
 
-  double best_curl = 1e9, best_origin = 1e9;
+  double best_curl = 1e9, best_origin = 1e9, cpu_curl = 0, cpu_origin = 0;
   curl_download(nginx.url("/big.bin"));  // warm the page cache
-  for (int i = 0; i < 3; ++i) {
+  const int kRounds = 3;
+  for (int i = 0; i < kRounds; ++i) {
+    double c0 = cpu_seconds(RUSAGE_CHILDREN);
     best_curl = std::min(best_curl, curl_download(nginx.url("/big.bin")));
+    cpu_curl += cpu_seconds(RUSAGE_CHILDREN) - c0;
+    double s0 = cpu_seconds(RUSAGE_SELF);
     best_origin = std::min(best_origin, origin_download(**o, "big.bin", size));
+    cpu_origin += cpu_seconds(RUSAGE_SELF) - s0;
   }
   double mib = static_cast<double>(size_mib);
-  std::printf("download %llu MiB: origin %.0f MiB/s, curl %.0f MiB/s, ratio origin/curl %.2f\n",
-              static_cast<unsigned long long>(size_mib), mib / best_origin, mib / best_curl,
-              best_curl / best_origin);
+  std::printf("download %llu MiB (best of %d): origin %.0f MiB/s, curl %.0f MiB/s, ratio origin/curl %.2f; "
+              "client CPU per download: origin %.3f s, curl %.3f s\n",
+              static_cast<unsigned long long>(size_mib), kRounds, mib / best_origin, mib / best_curl,
+              best_curl / best_origin, cpu_origin / kRounds, cpu_curl / kRounds);
 
   auto before = (*o)->counters();
   double reused = ranged_gets(**o, "big.bin", size, requests, threads);
