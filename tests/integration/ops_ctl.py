@@ -9,6 +9,7 @@ oversized and slow messages that leave the daemon serving.
 usage: ops_ctl.py DAEMON_BINARY CTL_BINARY"""
 import json
 import os
+import pty
 import re
 import shutil
 import socket
@@ -204,6 +205,26 @@ def main(binary, work):
         # warm: a later cold read touches the origin zero times.
         rc, out, err = ctl(sock, "warm", "-r", "warm")
         check(rc == 0 and "warmed 3 of 3 files" in out, "warm -r warm: %s" % out.strip().splitlines()[-1:])
+        check(re.search(r"^warm: .* / 6\.0 MiB +\d/3 files +.*/s$", out, re.M) is not None,
+              "warm prints plain progress lines when not on a terminal")
+        # On a terminal: a bar redrawn in place (the same files, now cached).
+        master, slave = pty.openpty()
+        p = subprocess.Popen([CTL, "--socket", sock, "warm", "-r", "warm"], stdout=slave, stderr=slave)
+        os.close(slave)
+        tty_out = b""
+        while True:
+            try:
+                b = os.read(master, 4096)
+            except OSError:
+                break
+            if not b:
+                break
+            tty_out += b
+        p.wait(60)
+        os.close(master)
+        tty_text = tty_out.decode(errors="replace")
+        check(p.returncode == 0 and "\r[" in tty_text and "100.0%" in tty_text and "3/3 files" in tty_text,
+              "warm draws a progress bar (bytes, files, rate) on a terminal: %r" % tty_text[-160:])
         mountlib.drop_page_cache()
         mark = origin.mark()
         for i in range(3):

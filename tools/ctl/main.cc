@@ -311,7 +311,10 @@ class Progress {
       std::fflush(stdout);
     }
   }
-  void done() {
+  // The final answer: the bar ends at what was done (progress lines are
+  // throttled, so the last one may be older).
+  void done(const json& final_report) {
+    if (tty_ && final_report.contains("bytes_total")) update(final_report);
     if (drawn_) fmt::print("\n");
   }
 
@@ -344,7 +347,8 @@ int run(int argc, char** argv) {
     if (!a.json_out) progress.update(p);
   });
   close(fd);
-  progress.done();
+  if (warm && !a.json_out && r.value("ok", false)) progress.done(r);
+  else progress.done(json::object());
   if (!r.value("ok", false)) {
     std::fprintf(stderr, "daramjwee-ctl: %s\n", r.value("error", std::string("the daemon reported an error")).c_str());
     return 1;
