@@ -5,8 +5,8 @@
 #
 #   sudo tools/bench/run_peers.sh [--quick] [--only ours,rclone,httpdirfs] [--out DIR]
 #
-# DAEMON=path overrides the daramjwee-fs binary (default: a release build in
-# build-peers/, configured and built here if missing). Needs root.
+# DAEMON=path overrides the daramjwee-fs binary (default: the committed HEAD,
+# built once in /var/tmp/dj-peers-src-REV). Needs root.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -25,9 +25,19 @@ if [ ${#pkgs[@]} -gt 0 ]; then
   fi
 fi
 
-DAEMON=${DAEMON:-build-peers/src/daemon/daramjwee-fs}
-if [ ! -x "$DAEMON" ]; then
-  [ -d build-peers ] || meson setup build-peers --buildtype=release -Dtests=false -Dtest_hooks=false
-  ninja -C build-peers src/daemon/daramjwee-fs
+# daramjwee-fs: by default the committed HEAD, exported and built on its own
+# (other work in progress in the tree cannot tear the build), with the
+# project's default build type. DAEMON=path uses that binary instead.
+if [ -z "${DAEMON:-}" ]; then
+  rev=$(git rev-parse --short HEAD)
+  src=/var/tmp/dj-peers-src-$rev
+  if [ ! -x "$src/build/src/daemon/daramjwee-fs" ]; then
+    rm -rf "$src"; mkdir -p "$src"
+    git archive HEAD | tar -x -C "$src"
+    meson setup "$src/build" "$src" -Dtests=false -Dtest_hooks=false
+    nice ninja -C "$src/build" src/daemon/daramjwee-fs
+  fi
+  DAEMON=$src/build/src/daemon/daramjwee-fs
+  export DJ_DAEMON_REV=${DJ_DAEMON_REV:-$rev}
 fi
 exec python3 tools/bench/peers/bench.py --daemon "$DAEMON" "$@"

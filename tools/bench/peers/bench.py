@@ -735,7 +735,8 @@ class Bench:
                 return "unavailable (%s)" % e
         return {
             "daramjwee-fs": out([self.args.daemon, "-V"]) if "ours" not in self.unavailable else "unavailable",
-            "daramjwee-fs git": out(["git", "-C", REPO, "rev-parse", "--short", "HEAD"]),
+            "daramjwee-fs source": os.environ.get("DJ_DAEMON_REV") or "binary %s (work tree HEAD %s)" % (
+                self.args.daemon, out(["git", "-C", REPO, "rev-parse", "--short", "HEAD"])),
             "rclone": out(["rclone", "version"]),
             "httpdirfs": out(["httpdirfs", "-V"]),
             "fio": out(["fio", "--version"]),
