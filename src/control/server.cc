@@ -221,7 +221,9 @@ void Server::accept_loop() {
     tv.tv_usec = (options_.send_timeout.count() % 1000) * 1000;
     setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
     std::lock_guard lock(mu_);
-    if (static_cast<int>(conns_.size()) >= options_.max_connections) {
+    int active = 0;
+    for (const auto& c : conns_) active += c->done.load() ? 0 : 1;
+    if (active >= options_.max_connections) {
       refused_busy_.fetch_add(1, std::memory_order_relaxed);
       // The socket buffer takes one short line without blocking.
       send_json(fd, failure("busy: too many control connections, try again"));

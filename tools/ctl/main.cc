@@ -179,7 +179,11 @@ json exchange(int fd, const json& request, double timeout, const std::function<v
   std::string line = request.dump() + "\n";
   for (size_t off = 0; off < line.size();) {
     ssize_t n = send(fd, line.data() + off, line.size() - off, MSG_NOSIGNAL);
+    if (n < 0 && errno == EINTR) continue;
     if (n <= 0) {
+      // The daemon may have answered and closed before reading (a refusal):
+      // its answer is still ours to read.
+      if (errno == EPIPE || errno == ECONNRESET) break;
       std::fprintf(stderr, "daramjwee-ctl: sending the request failed: %s\n", std::strerror(errno));
       std::exit(3);
     }
@@ -335,7 +339,6 @@ int run(int argc, char** argv) {
     if (const char* x = std::getenv("XDG_RUNTIME_DIR")) env["XDG_RUNTIME_DIR"] = x;
     socket_path = control::default_socket_path(mp, static_cast<uint32_t>(geteuid()), env);
   }
-  int fd = connect_socket(socket_path);
   json req = {{"cmd", a.command}};
   if (a.have_path) {
     req["path"] = relative_path(a);
@@ -343,10 +346,18 @@ int run(int argc, char** argv) {
   }
   Progress progress;
   const bool warm = a.command == "warm";
-  json r = exchange(fd, req, warm ? 0 : a.timeout, [&](const json& p) {
-    if (!a.json_out) progress.update(p);
-  });
-  close(fd);
+  json r;
+  // "busy" (all connection slots taken) is worth a few retries.
+  for (int attempt = 0;; attempt++) {
+    int fd = connect_socket(socket_path);
+    r = exchange(fd, req, warm ? 0 : a.timeout, [&](const json& p) {
+      if (!a.json_out) progress.update(p);
+    });
+    close(fd);
+    const bool busy = !r.value("ok", false) && r.value("error", std::string()).starts_with("busy");
+    if (!busy || attempt >= 10) break;
+    usleep(static_cast<useconds_t>(50'000 * (attempt + 1)));
+  }
   if (warm && !a.json_out && r.value("ok", false)) progress.done(r);
   else progress.done(json::object());
   if (!r.value("ok", false)) {
