@@ -106,6 +106,16 @@ Result<std::unique_ptr<Server>> Server::start(ServerOptions options, std::shared
     if (mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) {
       return Status::io_error(fmt::format("control socket directory {}: {}", dir, errno_text(errno)));
     }
+    if (stat(dir.c_str(), &st) != 0) {
+      return Status::io_error(fmt::format("control socket directory {}: {}", dir, errno_text(errno)));
+    }
+  }
+  // Someone else's directory (say a /tmp/daramjwee-fs-UID made in advance by
+  // another user) could swap our socket for theirs: refuse it.
+  if (!S_ISDIR(st.st_mode) || (st.st_uid != geteuid() && st.st_uid != 0) ||
+      ((st.st_mode & 0022) && !(st.st_mode & S_ISVTX))) {
+    return Status::io_error(fmt::format("control socket directory {} is not safe (owner uid {}, mode {:o})", dir,
+                                        st.st_uid, st.st_mode & 07777));
   }
   if (lstat(path.c_str(), &st) == 0) {
     if (!S_ISSOCK(st.st_mode)) return Status::io_error(fmt::format("control path {} exists and is not a socket", path));

@@ -342,6 +342,16 @@ TEST_CASE("control: a stale socket is replaced, a live one is not taken over", "
   CHECK(!not_socket);
 }
 
+TEST_CASE("control: a directory others may write to is refused", "[control]") {
+  TempDir dir;
+  const std::string sub = dir.path + "/open";
+  REQUIRE(mkdir(sub.c_str(), 0777) == 0);
+  REQUIRE(chmod(sub.c_str(), 0777) == 0);
+  auto s = Server::start(ServerOptions{.path = sub + "/s.sock"}, std::make_shared<FakeHandler>());
+  REQUIRE(!s);
+  CHECK(s.error().message().find("not safe") != std::string::npos);
+}
+
 TEST_CASE("control: another user is refused (file mode, then SO_PEERCRED)", "[control]") {
   if (geteuid() != 0) {
     if (std::getenv("CI")) FAIL("CI is set: this test needs root to run a client as nobody");
