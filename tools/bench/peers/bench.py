@@ -748,12 +748,16 @@ class Bench:
                 return (p.stdout + p.stderr).strip().splitlines()[0]
             except Exception as e:
                 return "unavailable (%s)" % e
+        hd_version = ""
+        if shutil.which("httpdirfs"):
+            p = subprocess.run(["httpdirfs", "-V"], capture_output=True, text=True, timeout=20)
+            hd_version = p.stdout + p.stderr
         return {
             "daramjwee-fs": out([self.args.daemon, "-V"]) if "ours" not in self.unavailable else "unavailable",
             "daramjwee-fs source": os.environ.get("DJ_DAEMON_REV") or "binary %s (work tree HEAD %s)" % (
                 self.args.daemon, out(["git", "-C", REPO, "rev-parse", "--short", "HEAD"])),
             "rclone": out(["rclone", "version"]),
-            "httpdirfs": out(["httpdirfs", "-V"]),
+            "httpdirfs": next((l for l in hd_version.splitlines() if "HTTPDirFS" in l), "unavailable"),
             "fio": out(["fio", "--version"]),
             "nginx": out(["/usr/sbin/nginx", "-v"]),
             "curl": out(["curl", "--version"]),
@@ -852,7 +856,8 @@ class Bench:
             "date": started.strftime("%Y-%m-%d %H:%M UTC"),
             "duration_s": round((finished - started).total_seconds(), 1),
             "mode": "quick" if self.args.quick else "full",
-            "command": "tools/bench/run_peers.sh" + (" --quick" if self.args.quick else ""),
+            "command": ("DAEMON=%s " % os.environ["DAEMON"] if os.environ.get("DAEMON") else "")
+                       + "tools/bench/run_peers.sh" + (" --quick" if self.args.quick else ""),
             "machine": self.machine(),
             "loadavg_start": [round(x, 2) for x in load_start],
             "loadavg_end": [round(x, 2) for x in os.getloadavg()],
