@@ -72,7 +72,7 @@ for t in json.load(sys.stdin):
 # --- 1. normal build -------------------------------------------------------
 configure build -Dwerror=true -Dbuildtype=debugoptimized
 ninja -C build
-run_suites build "unit+contract" --suite unit --suite contract
+run_suites build "unit+contract+fuzz replay" --suite unit --suite contract --suite fuzz
 run_suites build "integration" --suite integration --num-processes 1
 if [[ -x tests/fuzz/run.sh ]]; then
   echo "== fuzz (bounded)"
@@ -93,7 +93,7 @@ unset ASAN_OPTIONS UBSAN_OPTIONS
 TSAN_TESTS=(engine memory_store memory_contract null_contract disk_store disk_contract)
 configure build-tsan -Dwerror=true -Db_sanitize=thread -Dbuildtype=debugoptimized
 build_tests build-tsan "t[\"name\"] in {$(printf '"%s",' "${TSAN_TESTS[@]}")}"
-export TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1"
+export TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$ROOT/tests/tsan.supp"
 run_suites build-tsan "tsan" --no-rebuild "${TSAN_TESTS[@]}"
 unset TSAN_OPTIONS
 

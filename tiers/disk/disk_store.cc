@@ -387,7 +387,14 @@ Status DiskStore::persist_access(bool all) {
   bool expected = false;
   if (!persisting_.compare_exchange_strong(expected, true)) {
     if (!all) return Status::ok();
-    while (persisting_.exchange(true)) std::this_thread::yield();
+    // Bounded: a shutdown must never hang here, even if a persister were
+    // stuck (one report of a hang at unmount after a restart; unreproduced).
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    while (persisting_.exchange(true)) {
+      if (std::chrono::steady_clock::now() > deadline)
+        return Status::timeout("another thread has been persisting access recency for 5 s");
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
   }
   struct Release {
     std::atomic<bool>* f;
