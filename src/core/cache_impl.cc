@@ -428,6 +428,23 @@ Result<GetResult> CacheImpl::fetch_from_origin(std::string_view key, uint64_t ge
     return out;
   }
   LeaderGuard guard(flight);
+  // Re-check tier 0 now that we lead: a flight that ended between our tier
+  // lookups and join_or_lead() has just published the key there (it commits
+  // before it unregisters), and fetching again would be a second fetch.
+  if ((failed & 1) == 0) {
+    if (auto r = e.tiers[0]->store->get(key); r && r->has_value()) {
+      StoreEntry entry = std::move(**r);
+      if (!entry.metadata.negative && e.is_fresh(*e.tiers[0], entry.metadata, Clock::now())) {
+        inc(e.tiers[0]->c.hits);
+        GetResult out;
+        out.metadata = entry.metadata;
+        out.source.tier = 0;
+        flight->start(entry.metadata, std::move(entry.body), nullptr, nullptr, nullptr);
+        out.body = flight->reader();
+        return out;
+      }
+    }
+  }
   inc(e.origin.fetches);
   Result<FetchOutcome> fetched = guarded_fetch(*fetcher, key, nullptr);
   if (!fetched) {

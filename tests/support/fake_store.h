@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <string>
@@ -24,15 +25,21 @@ class FakeStore final : public Store {
   std::atomic<uint64_t> max_object{UINT64_MAX};  // larger objects: kResourceExhausted
   std::atomic<int> commit_delay_ms{0};
   std::atomic<uint64_t> gets{0}, commits{0}, removes{0}, updates{0};
+  // Called after a get() that missed, outside the lock (set before use).
+  std::function<void(std::string_view key)> after_miss;
 
   std::string_view kind() const override { return kind_; }
 
   Result<std::optional<StoreEntry>> get(std::string_view key) override {
     gets++;
     if (fail_get) return Status::io_error("injected get failure");
-    std::lock_guard lock(mu_);
+    std::unique_lock lock(mu_);
     auto it = map_.find(std::string(key));
-    if (it == map_.end()) return std::optional<StoreEntry>();
+    if (it == map_.end()) {
+      lock.unlock();
+      if (after_miss) after_miss(key);
+      return std::optional<StoreEntry>();
+    }
     return std::optional<StoreEntry>(StoreEntry{it->second.meta, make_bytes_reader(it->second.data)});
   }
 

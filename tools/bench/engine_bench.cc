@@ -150,9 +150,9 @@ void coalesced(size_t size, int waiters) {
       });
   }
   double s = seconds_since(t0);
-  std::printf("| coalesced miss, %d waiters | %7zu B | %d thr | %9.0f ns/round | fetches/round %.2f |\n",
+  std::printf("| coalesced miss, %d waiters | %7zu B | %d thr | %9.0f ns/round | %lu fetches in %d rounds |\n",
               waiters, size, waiters, s * 1e9 / rounds,
-              static_cast<double>(origin->fetches.load()) / rounds);
+              static_cast<unsigned long>(origin->fetches.load()), rounds);
 }
 
 }  // namespace

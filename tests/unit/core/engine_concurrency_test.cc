@@ -45,6 +45,31 @@ TEST_CASE("coalescing: 32 concurrent gets of a missing key make one fetch", "[co
   CHECK(c.stores[1]->value("k") == value);
 }
 
+TEST_CASE("coalescing: a caller that missed just before a fill published does not refetch",
+          "[core][concurrency]") {
+  // The window: the late caller misses tier 0, then the running flight
+  // commits tier 0 and unregisters, then the late caller reaches
+  // join_or_lead() and leads a flight of its own. It must find tier 0 again.
+  Chain c(1);
+  c.origin->put("k", "value");
+  std::latch missed(1), go(1);
+  std::atomic<bool> armed{true};
+  c.stores[0]->after_miss = [&](std::string_view) {
+    if (armed.exchange(false)) {
+      missed.count_down();
+      go.wait();
+    }
+  };
+  std::string late;
+  std::jthread t([&] { late = c.read("k"); });
+  missed.wait();
+  CHECK(c.read("k") == "value");  // a whole fetch: lead, fetch, publish, unregister
+  go.count_down();
+  t.join();
+  CHECK(late == "value");
+  CHECK(c.origin->fetches == 1);
+}
+
 TEST_CASE("coalescing: the leader's failure is shared, not refetched", "[core][concurrency]") {
   Chain c(1);
   c.origin->fail = true;
