@@ -15,6 +15,8 @@ PKGS=(
   clang libclang-rt-14-dev
   # test peers and programs the mounted tests drive
   nginx-light curl openssl python3 sqlite3 fio attr psmisc procps
+  # ops tests: systemd-analyze (systemd), runuser (util-linux), mount(8) (mount)
+  systemd util-linux mount
 )
 
 missing=()
