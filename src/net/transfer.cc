@@ -251,15 +251,9 @@ size_t Transfer::on_write(char* p, size_t size, size_t n, void* self) {
 }
 
 void Transfer::finish(int code, NetError* err) {
-  done_ = true;
   if (!head_ready_) mark_head_ready();
-  long conns = 0;
-  curl_easy_getinfo(slot_->easy, CURLINFO_NUM_CONNECTS, &conns);
-  pool_->count_request(conns);
-  curl_multi_remove_handle(slot_->multi, slot_->easy);
-  attached_ = false;
-  curl_slist_free_all(static_cast<curl_slist*>(headers_));
-  headers_ = nullptr;
+  detach();  // counts the request (done_ is still false) and releases the handle
+  done_ = true;
   if (code != CURLE_OK) {
     failed_ = true;
     error_ = classify(static_cast<CURLcode>(code), errbuf_, too_large_);
