@@ -11,6 +11,13 @@
 // At the end of the stream the pump calls the completion (commit under the
 // fence, schedule the lower tiers) BEFORE unregistering and marking eof, so a
 // get that arrives in between joins this flight instead of missing tier 0.
+//
+// Zero copy. Chunk fetchers return bodies already whole in memory
+// (Reader::shared_bytes). The pump then takes that buffer as the flight's
+// only segment instead of copying it, hands the same buffer to tier 0
+// (write_shared: the memory tier adopts it) and to the lower tiers, and
+// readers get it through view(). A cold 1 MiB chunk thus costs no copy in
+// user space after the origin's own; streaming bodies keep the copy path.
 #include "core/single_flight.h"
 
 #include <algorithm>
@@ -32,6 +39,7 @@ class FlightReader final : public Reader {
     return n;
   }
   Result<uint64_t> skip(uint64_t n) override { return Reader::skip(n); }
+  std::optional<SharedView> view() override { return flight_->view_at(pos_); }
   std::optional<uint64_t> size_hint() const override {
     const auto& m = flight_->metadata();
     if (m.size >= pos_ && m.size > 0) return m.size - pos_;
@@ -136,35 +144,57 @@ Result<size_t> Flight::read_at(uint64_t pos, std::span<std::byte> out) {
   }
 }
 
+std::optional<SharedView> Flight::view_at(uint64_t pos) {
+  std::unique_lock lock(mu_);
+  // A source that is one buffer is adopted without I/O: do it now rather
+  // than make the caller copy through read().
+  if (state_ == State::kStreaming && total_ == 0 && !eof_ && !pumping_ && source_ &&
+      source_->shared_bytes()) {
+    pumping_ = true;
+    lock.unlock();
+    pump();
+    lock.lock();
+  }
+  if (!eof_ || pos >= total_ || starts_.empty() || pos < starts_.back()) return std::nullopt;
+  const SharedBytes& last = segments_.back();
+  return SharedView{last->span().subspan(static_cast<size_t>(pos - starts_.back())), last};
+}
+
 void Flight::pump() {
-  // Size the segment from what the origin promised, within bounds.
-  size_t want = kMinSegment;
-  if (metadata_.size > total_snapshot())
-    want = static_cast<size_t>(
-        std::clamp<uint64_t>(metadata_.size - total_snapshot(), kMinSegment, kMaxSegment));
-  Bytes seg(want);
   Status error;
   bool eof = false;
-  while (seg.size() < want) {
-    auto n = source_->read(std::span(seg.data() + seg.size(), want - seg.size()));
-    if (!n) {
-      error = n.error();
-      break;
+  SharedBytes shared = total_snapshot() == 0 ? source_->shared_bytes() : nullptr;
+  if (shared) {
+    eof = true;  // the whole body, adopted as is
+    if (shared->empty()) shared = nullptr;
+  } else {
+    // Size the segment from what the origin promised, within bounds.
+    size_t want = kMinSegment;
+    if (metadata_.size > total_snapshot())
+      want = static_cast<size_t>(
+          std::clamp<uint64_t>(metadata_.size - total_snapshot(), kMinSegment, kMaxSegment));
+    Bytes seg(want);
+    while (seg.size() < want) {
+      auto n = source_->read(std::span(seg.data() + seg.size(), want - seg.size()));
+      if (!n) {
+        error = n.error();
+        break;
+      }
+      if (*n == 0) {
+        eof = true;
+        break;
+      }
+      seg.resize(seg.size() + *n);
     }
-    if (*n == 0) {
-      eof = true;
-      break;
-    }
-    seg.resize(seg.size() + *n);
+    if (!seg.empty()) shared = std::make_shared<const Bytes>(std::move(seg));
   }
-  if (sink_ && !seg.empty() && error.is_ok()) {
-    if (auto s = sink_->write(seg.span()); !s) {
+  if (sink_ && shared && error.is_ok()) {
+    if (auto s = sink_->write_shared(shared); !s) {
       sink_->abort();
       sink_.reset();
       if (on_sink_error_) on_sink_error_(s);
     }
   }
-  SharedBytes shared = seg.empty() ? nullptr : std::make_shared<const Bytes>(std::move(seg));
 
   std::unique_lock lock(mu_);
   if (shared) {

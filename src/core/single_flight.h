@@ -74,6 +74,10 @@ class Flight : public std::enable_shared_from_this<Flight> {
   friend class FlightReader;
   // Copies from position `pos` into out, pumping the source if needed.
   Result<size_t> read_at(uint64_t pos, std::span<std::byte> out);
+  // The rest of the body from `pos` as shared memory, when the stream has
+  // ended and [pos, end) lies in its last segment; adopts a one-buffer
+  // source first (no I/O). nullopt otherwise.
+  std::optional<SharedView> view_at(uint64_t pos);
   // The pumping reader's work: one segment from the origin into the sink
   // and the segment list. Requires: pumping_ set by the caller.
   void pump();

@@ -60,6 +60,7 @@ class BytesReader final : public Reader {
     return SharedView{bytes_->span().subspan(pos_), bytes_};
   }
   std::optional<uint64_t> size_hint() const override { return bytes_->size() - pos_; }
+  SharedBytes shared_bytes() override { return pos_ == 0 ? bytes_ : nullptr; }
 
  private:
   SharedBytes bytes_;

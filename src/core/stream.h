@@ -68,6 +68,12 @@ class Reader {
 
   // Total bytes this reader will yield, if known up front.
   virtual std::optional<uint64_t> size_hint() const { return std::nullopt; }
+
+  // Zero-copy: the rest of the stream is exactly this immutable buffer,
+  // whole (a reader over shared bytes that has not moved yet). Same position
+  // rule as view(). Lets the engine keep an origin's buffer as the cached
+  // entry instead of copying it. nullptr when not available.
+  virtual SharedBytes shared_bytes() { return nullptr; }
 };
 
 class WriteSink {
@@ -81,6 +87,12 @@ class WriteSink {
   // Appends bytes. Errors: kIoError, kResourceExhausted (too large, disk
   // full); after an error the sink must still be aborted (or destroyed).
   virtual Status write(std::span<const std::byte> data) = 0;
+
+  // Appends an immutable shared buffer; same contract and errors as
+  // write(). A sink may keep a reference instead of copying (the memory
+  // tier adopts a buffer that is its entry's whole content). The caller
+  // must not modify *data afterwards (it is const). Default: write(span).
+  virtual Status write_shared(const SharedBytes& data) { return write(data->span()); }
 
   // Publishes atomically: afterwards readers see the whole object, before it
   // nothing. The stored logical size is the number of bytes written.

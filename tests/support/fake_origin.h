@@ -19,6 +19,17 @@
 
 namespace daramjwee::testing {
 
+// Hides a reader's zero-copy accessors: what an origin's network body is.
+class StreamingReader final : public Reader {
+ public:
+  explicit StreamingReader(std::unique_ptr<Reader> inner) : inner_(std::move(inner)) {}
+  Result<size_t> read(std::span<std::byte> out) override { return inner_->read(out); }
+  std::optional<uint64_t> size_hint() const override { return inner_->size_hint(); }
+
+ private:
+  std::unique_ptr<Reader> inner_;
+};
+
 class FakeOrigin final : public Fetcher {
  public:
   void put(const std::string& key, std::string value, std::string etag = "v1") {
@@ -35,6 +46,9 @@ class FakeOrigin final : public Fetcher {
   std::atomic<bool> throw_{false};     // every fetch throws
   std::atomic<int> delay_ms{0};
   std::atomic<int> fetches{0}, conditional{0};
+  // Bodies stream like an HTTP response (no view(), no shared_bytes()), so
+  // the engine must copy them through a flight instead of adopting them.
+  std::atomic<bool> streaming{false};
 
   // While closed, fetch() blocks (after counting itself) until open_gate().
   void close_gate() {
@@ -75,6 +89,7 @@ class FakeOrigin final : public Fetcher {
     m.etag = it->second.etag;
     m.size = it->second.value.size();
     auto bytes = std::make_shared<const Bytes>(Bytes::copy_of(it->second.value));
+    if (streaming) return FetchOutcome(FetchedBody{m, std::make_unique<StreamingReader>(make_bytes_reader(bytes))});
     return FetchOutcome(FetchedBody{m, make_bytes_reader(bytes)});
   }
 

@@ -2,16 +2,19 @@
 //
 // A sink owns a private Bytes buffer and appends to it with no lock at all:
 // a slow producer (an origin fetch streaming in) never blocks readers or
-// other writers of the same key. commit() turns the buffer into an
-// immutable Entry (no copy: the buffer is moved; only a buffer with a lot of
-// geometric-growth slack is trimmed by one copy, before any lock is taken)
+// other writers of the same key. A body that arrives as one shared buffer
+// (write_shared: a whole chunk) is kept by reference instead, so the entry
+// and the fetch that produced it share one copy of the bytes. commit() turns
+// the buffer into an immutable Entry (no copy: the buffer is moved; only a
+// buffer with a lot of geometric-growth slack is trimmed by one copy, before
+// any lock is taken)
 // and then publishes it under the shard lock by swapping a shared_ptr in the
 // map. Two sinks for one key race only at that swap: whichever commits last
 // wins, and since each publishes a whole entry no reader can see a mix.
 //
 // Readers take the lock just long enough to copy the shared_ptr and the
 // Metadata and to tell the policy about the hit; the payload is then read
-// through an aliasing SharedBytes that keeps the whole Entry alive, so an
+// through the entry's SharedBytes, which stays alive on its own, so an
 // eviction, removal or overwrite meanwhile only drops the map's reference.
 // Replaced and evicted entries are collected while locked and released after
 // unlocking, so freeing a large buffer never happens under a shard lock.
@@ -54,8 +57,8 @@ size_t auto_shards(uint64_t capacity) {
 }  // namespace
 
 struct MemoryStore::Entry {
-  explicit Entry(Bytes bytes) : data(std::move(bytes)) {}
-  const Bytes data;   // immutable once constructed; read without any lock
+  explicit Entry(SharedBytes bytes) : data(std::move(bytes)) {}
+  const SharedBytes data;  // never null; immutable, read without any lock
   Metadata metadata;  // guarded by the owning shard's mu once published
   uint64_t charge = 0;  // guarded by the owning shard's mu once published
 };
@@ -102,47 +105,72 @@ struct MemoryStore::Shard {
 class MemoryStore::Sink final : public WriteSink {
  public:
   Sink(std::shared_ptr<MemoryStore> store, std::string key, Metadata metadata, uint64_t limit)
-      : store_(std::move(store)), key_(std::move(key)), metadata_(std::move(metadata)), limit_(limit) {
-    if (metadata_.size > 0) buf_.reserve(static_cast<size_t>(metadata_.size));
-  }
+      : store_(std::move(store)), key_(std::move(key)), metadata_(std::move(metadata)), limit_(limit) {}
   ~Sink() override { abort(); }
 
   Status write(std::span<const std::byte> data) override {
     if (state_ != State::kOpen) return Status::invalid_argument("memory sink: write after commit or abort");
-    if (too_large_ || buf_.size() + data.size() > limit_) return fail_too_large();
+    if (too_large_ || size() + data.size() > limit_) return fail_too_large();
+    unshare();
+    if (buf_.capacity() == 0 && metadata_.size > 0) buf_.reserve(static_cast<size_t>(metadata_.size));
     buf_.append(data);
     return Status::ok();
+  }
+
+  // The first buffer is kept by reference: an entry that arrives whole (a
+  // chunk fetched into one buffer) is published without a copy. A second
+  // write turns it back into a private buffer.
+  Status write_shared(const SharedBytes& data) override {
+    if (state_ != State::kOpen || !data) return write(data ? data->span() : std::span<const std::byte>());
+    if (too_large_ || size() + data->size() > limit_) return fail_too_large();
+    if (buf_.size() == 0 && !adopted_) {
+      adopted_ = data;
+      return Status::ok();
+    }
+    return write(data->span());
   }
 
   Status commit() override {
     if (state_ != State::kOpen) return Status::invalid_argument("memory sink: commit after commit or abort");
     state_ = State::kCommitted;
     if (too_large_) return fail_too_large();
+    SharedBytes data = std::move(adopted_);
+    if (!data) data = std::make_shared<const Bytes>(std::move(buf_));
     // Trim geometric-growth slack so the charge reflects real memory, and
     // never let slack alone push an entry over the shard budget.
-    if (buf_.capacity() - buf_.size() > buf_.capacity() / 8 || buf_.capacity() > limit_) {
-      buf_ = Bytes::copy_of(std::span<const std::byte>(buf_.span()));
+    if (data->capacity() - data->size() > data->capacity() / 8 || data->capacity() > limit_) {
+      data = std::make_shared<const Bytes>(Bytes::copy_of(data->span()));
     }
-    auto entry = std::make_shared<Entry>(std::move(buf_));
+    auto entry = std::make_shared<Entry>(std::move(data));
     entry->metadata = std::move(metadata_);
-    entry->metadata.size = entry->data.size();
-    entry->metadata.stored_size = entry->data.size();
+    entry->metadata.size = entry->data->size();
+    entry->metadata.stored_size = entry->data->size();
     entry->metadata.compression = Compression::kNone;
     entry->metadata.checksum = 0;
-    entry->charge = charge_for(key_, entry->metadata.etag, entry->data.capacity());
+    entry->charge = charge_for(key_, entry->metadata.etag, entry->data->capacity());
     return store_->publish(key_, std::move(entry));
   }
 
   void abort() noexcept override {
     if (state_ == State::kOpen) state_ = State::kAborted;
     buf_ = Bytes();
+    adopted_.reset();
   }
 
  private:
   enum class State { kOpen, kCommitted, kAborted };
+  uint64_t size() const { return adopted_ ? adopted_->size() : buf_.size(); }
+  // Makes an adopted buffer private before appending to it.
+  void unshare() {
+    if (!adopted_) return;
+    buf_.reserve(std::max<size_t>(adopted_->size(), static_cast<size_t>(metadata_.size)));
+    buf_.append(adopted_->span());
+    adopted_.reset();
+  }
   Status fail_too_large() {
     too_large_ = true;
     buf_ = Bytes();  // nothing will be published; give the memory back now
+    adopted_.reset();
     return Status::exhausted("object too large for the memory tier (larger than one shard)")
         .with_tier("memory", "write");
   }
@@ -152,6 +180,7 @@ class MemoryStore::Sink final : public WriteSink {
   Metadata metadata_;
   const uint64_t limit_;  // largest payload that fits the shard with its overhead
   Bytes buf_;
+  SharedBytes adopted_;  // the first write_shared buffer, while it is the only content
   State state_ = State::kOpen;
   bool too_large_ = false;
 };
@@ -211,9 +240,7 @@ Result<std::optional<StoreEntry>> MemoryStore::get(std::string_view key) {
     md = entry->metadata;
     s.policy->touch(key);
   }
-  const Bytes* data = &entry->data;
-  SharedBytes bytes(std::move(entry), data);  // aliasing: owns the Entry
-  return std::optional<StoreEntry>(StoreEntry{std::move(md), make_bytes_reader(std::move(bytes))});
+  return std::optional<StoreEntry>(StoreEntry{std::move(md), make_bytes_reader(entry->data)});
 }
 
 Result<std::unique_ptr<WriteSink>> MemoryStore::begin_set(std::string_view key, const Metadata& metadata) {
@@ -285,7 +312,7 @@ Result<bool> MemoryStore::update_metadata(std::string_view key, const Metadata& 
   next.stored_size = e.metadata.stored_size;
   e.metadata = std::move(next);
   // The etag is part of the charge; a revalidation also counts as a use.
-  uint64_t charge = charge_for(key, e.metadata.etag, e.data.capacity());
+  uint64_t charge = charge_for(key, e.metadata.etag, e.data->capacity());
   s.used.fetch_add(charge, std::memory_order_relaxed);
   s.used.fetch_sub(e.charge, std::memory_order_relaxed);
   e.charge = charge;

@@ -296,10 +296,46 @@ TEST_CASE("tier_chain: locate reports where a key lives", "[core]") {
 
 TEST_CASE("tier_chain: a large object streams in several segments", "[core]") {
   Chain c(2);
+  c.origin->streaming = true;
   std::string big(9 << 20, '\0');
   for (size_t i = 0; i < big.size(); ++i) big[i] = static_cast<char>((i * 131) >> 7);
   c.origin->put("big", big);
   CHECK(c.read("big") == big);
   c.settle();
   CHECK(c.stores[1]->value("big") == big);
+}
+
+TEST_CASE("tier_chain: a body fetched whole is adopted, not copied through the flight", "[core]") {
+  Chain c(2);
+  std::string value(3 << 20, '\0');
+  for (size_t i = 0; i < value.size(); ++i) value[i] = static_cast<char>(i * 7);
+  c.origin->put("k", value);
+  auto r = c.cache->get("k", c.origin);
+  REQUIRE(r.has_value());
+  CHECK(r->source.is_origin());
+  // No read() first: the flight took the fetcher's buffer as its only segment.
+  auto v = r->body->view();
+  REQUIRE(v.has_value());
+  CHECK(std::string_view(reinterpret_cast<const char*>(v->bytes.data()), v->bytes.size()) == value);
+  // A follower that joins later sees the same buffer.
+  auto again = c.cache->get("k", c.origin);
+  REQUIRE(again.has_value());
+  auto v2 = again->body->view();
+  REQUIRE(v2.has_value());
+  CHECK(v2->bytes.size() == value.size());
+  CHECK(c.stores[0]->value("k") == value);
+  c.settle();
+  CHECK(c.stores[1]->value("k") == value);
+  CHECK(c.origin->fetches == 1);
+  CHECK(c.cache->stats().origin.bytes == value.size());
+}
+
+TEST_CASE("tier_chain: a streamed body offers a view only once it has ended", "[core]") {
+  Chain c(1);
+  c.origin->streaming = true;
+  c.origin->put("k", std::string(100, 'x'));
+  auto r = c.cache->get("k", c.origin);
+  REQUIRE(r.has_value());
+  CHECK_FALSE(r->body->view().has_value());  // nothing pumped yet: no I/O in view()
+  CHECK(drain(*r->body) == std::string(100, 'x'));
 }

@@ -324,3 +324,50 @@ TEST_CASE("memory_store: update_metadata recharges a changed etag", "[memory]") 
   CHECK(*up);
   CHECK(store->stats().used_bytes == before + (18 - 5));
 }
+
+TEST_CASE("memory_store: a whole shared buffer is adopted without a copy", "[memory]") {
+  auto store = open_store(4 << 20);
+  auto buf = std::make_shared<const daramjwee::Bytes>(daramjwee::Bytes::copy_of(std::string_view("whole chunk")));
+  auto sink = store->begin_set("k", meta("e", buf->size()));
+  REQUIRE(sink.has_value());
+  REQUIRE((*sink)->write_shared(buf));
+  REQUIRE((*sink)->commit());
+  auto got = store->get("k");
+  REQUIRE(got.has_value());
+  REQUIRE(got->has_value());
+  auto v = (*got)->body->view();
+  REQUIRE(v.has_value());
+  CHECK(v->bytes.data() == buf->data());  // the entry is the caller's buffer
+  CHECK(store->stats().used_bytes == MemoryStore::charge_for("k", "e", buf->size()));
+}
+
+TEST_CASE("memory_store: writes after an adopted buffer append to a private copy", "[memory]") {
+  auto store = open_store(4 << 20);
+  auto first = std::make_shared<const daramjwee::Bytes>(daramjwee::Bytes::copy_of(std::string_view("abc")));
+  auto second = std::make_shared<const daramjwee::Bytes>(daramjwee::Bytes::copy_of(std::string_view("def")));
+  auto sink = store->begin_set("k", meta("e", 0));
+  REQUIRE(sink.has_value());
+  REQUIRE((*sink)->write_shared(first));
+  REQUIRE((*sink)->write_shared(second));
+  REQUIRE((*sink)->write(as_bytes(std::string_view("g"))));
+  REQUIRE((*sink)->commit());
+  auto got = store->get("k");
+  REQUIRE(got.has_value());
+  auto all = daramjwee::read_all(*(*got)->body);
+  REQUIRE(all.has_value());
+  CHECK(all->view() == "abcdefg");
+  CHECK(first->view() == "abc");  // the adopted buffer was copied, never written
+}
+
+TEST_CASE("memory_store: an adopted buffer larger than a shard is refused", "[memory]") {
+  auto store = open_store(1 << 20);
+  daramjwee::Bytes raw(2 << 20);
+  raw.resize(2 << 20);
+  auto big = std::make_shared<const daramjwee::Bytes>(std::move(raw));
+  auto sink = store->begin_set("k", meta("e", 0));
+  REQUIRE(sink.has_value());
+  auto st = (*sink)->write_shared(big);
+  CHECK(st.is(StatusCode::kResourceExhausted));
+  (*sink)->abort();
+  CHECK_FALSE(present(*store, "k"));
+}
