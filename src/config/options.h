@@ -43,6 +43,8 @@ struct DaemonOptions {
   int prefetch_threads = 4;                  // Default: 4
   int workers = 4;                           // Default: 4
   int max_threads = 32;                      // Default: 32
+  uint64_t kernel_readahead = 4ull << 20;    // Default: 4M (0: leave the kernel's)
+  bool xattrs = false;                       // Default: false
   std::string ram_policy = "s3fifo";         // Default: s3fifo
   std::string disk_policy = "lru";           // Default: lru
   std::string fsync = "none";                // Default: none

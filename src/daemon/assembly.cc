@@ -98,6 +98,7 @@ Result<Assembled> assemble(const config::DaemonOptions& o, std::shared_ptr<Origi
   fopts.uid = static_cast<uint32_t>(getuid());
   fopts.gid = static_cast<uint32_t>(getgid());
   fopts.capacity_bytes = o.ram_size + o.disk_size;
+  fopts.xattrs = o.xattrs;
   fopts.on_read = std::move(on_read);
   auto filesystem = fs::Filesystem::open(fopts, out.cache, out.origin);
   if (!filesystem) {

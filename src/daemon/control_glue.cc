@@ -116,6 +116,8 @@ std::vector<std::pair<std::string, std::string>> DaemonControl::config() {
       {"prefetch_threads", std::to_string(o.prefetch_threads)},
       {"workers", std::to_string(o.workers)},
       {"max_threads", std::to_string(o.max_threads)},
+      {"kernel_readahead", std::to_string(o.kernel_readahead)},
+      {"xattrs", b(o.xattrs)},
       {"ram_policy", o.ram_policy},
       {"disk_policy", o.disk_policy},
       {"fsync", o.fsync},

@@ -146,6 +146,12 @@ int run(int argc, char** argv) {
     say_error(problem);
     return 1;
   }
+  // Absolute from here on: the daemon changes to / before it mounts, and a
+  // relative mount point would then name another directory.
+  if (char* real = realpath(o.mountpoint.c_str(), nullptr)) {
+    cmd->options.mountpoint = real;
+    std::free(real);
+  }
   // The control socket: -o control=PATH, else the per-mount-point default
   // (computed now: canonicalizing the mount point after mounting would ask
   // our own FUSE loop). An explicit path that cannot be served is fatal.
@@ -222,6 +228,7 @@ int run(int argc, char** argv) {
   mo.debug = o.debug;
   mo.single_thread = o.single_thread;
   mo.max_threads = static_cast<unsigned>(o.max_threads);
+  mo.kernel_readahead = o.kernel_readahead;
   mo.fuse_options = {"ro", "subtype=daramjwee-fs", "default_permissions"};
   bool has_fsname = false;
   for (const auto& f : o.fuse_options) has_fsname = has_fsname || f.starts_with("fsname=");

@@ -42,6 +42,11 @@ struct FilesystemOptions {
   PrefetchOptions prefetch;                              // Default: see PrefetchOptions
   uint32_t uid = 0, gid = 0;                             // Default: root
   uint64_t capacity_bytes = 0;                           // reported by statfs
+  // Serve the user.daramjwee.* attributes. Off, the adapter answers ENOSYS
+  // once and the kernel stops asking: `ls -l` otherwise costs two requests
+  // per file (security.selinux, system.posix_acl_access) that the kernel
+  // never caches. Default: false.
+  bool xattrs = false;
   // Called after every read() that returned data with its latency and where
   // its slowest chunk came from (a tier index, or Source::kOrigin), for the
   // daemon's latency histograms. Must be cheap and thread-safe. Default: none.

@@ -9,12 +9,15 @@
 #include <fcntl.h>
 #include <fuse3/fuse_lowlevel.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/uio.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
 #include <new>
+#include <thread>
 
 #include <fmt/format.h>
 
@@ -261,7 +264,11 @@ void reply_value(fuse_req_t req, const std::string& value, size_t size) {
   }
 }
 
+// With xattrs off, ENOSYS makes the kernel stop sending (get|list)xattr for
+// the rest of the mount, so `ls -l` pays no round trip per file for
+// security.selinux and system.posix_acl_access.
 void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char* name, size_t size) {
+  if (!fs_of(req).options().xattrs) return (void)fuse_reply_err(req, ENOSYS);
   guarded(req, "getxattr", [&] {
     auto r = fs_of(req).getxattr(ino, name);
     if (!r) return reply_error(req, r.error());
@@ -270,6 +277,7 @@ void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char* name, size_t size) 
 }
 
 void op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size) {
+  if (!fs_of(req).options().xattrs) return (void)fuse_reply_err(req, ENOSYS);
   guarded(req, "listxattr", [&] {
     auto r = fs_of(req).listxattr(ino);
     if (!r) return reply_error(req, r.error());
@@ -331,6 +339,32 @@ fuse_lowlevel_ops make_ops() {
   return ops;
 }
 
+// Raises the kernel's read-ahead of the mount (see MountOptions). It must
+// run after the INIT exchange: the kernel caps the read-ahead with the INIT
+// reply's max_readahead (which libfuse cannot raise above the kernel's
+// 128 KiB offer), so a value written earlier is lowered again. stat() of the
+// mount point returns only once INIT is done (and gives the device).
+// Best effort: a daemon without write access to /sys keeps the default.
+void set_kernel_readahead(const std::string& dir, uint64_t bytes) {
+  auto log = util::logger("fs");
+  struct stat st;
+  if (::stat(dir.c_str(), &st) != 0) {
+    int err = errno;
+    log->info("kernel read-ahead left at the kernel's default: stat {}: {}", dir, std::strerror(err));
+    return;
+  }
+  const std::string path = fmt::format("/sys/class/bdi/{}:{}/read_ahead_kb", major(st.st_dev), minor(st.st_dev));
+  const std::string value = std::to_string(std::max<uint64_t>(bytes / 1024, 4));
+  int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
+  if (fd < 0 || ::write(fd, value.data(), value.size()) != static_cast<ssize_t>(value.size())) {
+    int err = errno;
+    log->info("kernel read-ahead left at the kernel's default: cannot write {}: {}", path, std::strerror(err));
+  } else {
+    log->info("kernel read-ahead set to {} KiB ({})", value, path);
+  }
+  if (fd >= 0) ::close(fd);
+}
+
 class FuseNotifier final : public KernelNotifier {
  public:
   explicit FuseNotifier(fuse_session* se) : se_(se) {}
@@ -387,6 +421,13 @@ Result<std::unique_ptr<FuseSession>> FuseSession::mount(Filesystem& fs, const Mo
 
 Status FuseSession::run() {
   if (fuse_set_signal_handlers(rep_->se) != 0) return Status::internal("cannot install signal handlers");
+  if (rep_->options.kernel_readahead > 0) {
+    // Detached, holding only copies: its stat() is answered by the loop
+    // below, and if the loop ends first the stat fails once the mount goes.
+    std::thread([dir = rep_->options.mountpoint, bytes = rep_->options.kernel_readahead] {
+      set_kernel_readahead(dir, bytes);
+    }).detach();
+  }
   int rc;
   if (rep_->options.single_thread) {
     rc = fuse_session_loop(rep_->se);

@@ -26,6 +26,11 @@ struct MountOptions {
   bool debug = false;          // libfuse's -d
   bool single_thread = false;  // Default: multithreaded loop
   unsigned max_threads = 32;   // Default: 32 worker threads at most
+  // The kernel's read-ahead for the mount, in bytes (its bdi read_ahead_kb;
+  // FUSE starts at 128 KiB). Larger read-ahead makes the kernel send 1 MiB
+  // reads and keep several in flight. Needs write access to /sys (root);
+  // otherwise logged and left as is. 0: leave it. Default: 4 MiB.
+  uint64_t kernel_readahead = 4 << 20;
 };
 
 class FuseSession {

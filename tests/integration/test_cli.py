@@ -14,9 +14,9 @@ import mountlib
 from mountlib import check
 
 
-def run(argv, timeout=60):
+def run(argv, timeout=60, cwd=None):
     start = time.monotonic()
-    p = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
+    p = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, cwd=cwd)
     return p.returncode, p.stdout, p.stderr, time.monotonic() - start
 
 
@@ -98,12 +98,15 @@ def main(binary, work):
         check(rc != 0 and one_error_line(err, "unreachable") and not os.path.ismount(mnt),
               "unreachable origin fails before mounting in %.1fs: %s" % (took, err.strip()))
 
-        # Daemon mode: returns once mounted; fusermount3 -u stops it.
-        rc, _, err, _ = run([binary, url, mnt, "-o", cache])
-        check(rc == 0 and os.path.ismount(mnt), "daemon mode returns 0 with the mount live")
+        # Daemon mode: returns once mounted; fusermount3 -u stops it. The
+        # mount point is given relative to the caller's directory (the
+        # daemon changes to / before it mounts).
+        parent, rel = os.path.split(mnt)
+        rc, _, err, _ = run([binary, url, rel, "-o", cache], cwd=parent)
+        check(rc == 0 and os.path.ismount(mnt), "daemon mode with a relative mount point returns 0 with the mount live")
         with open(os.path.join(mnt, "hello.txt")) as f:
             check(f.read() == "hello\n", "the daemonized mount reads")
-        pids = daemons_on(mnt)
+        pids = daemons_on(rel)
         subprocess.run(["fusermount3", "-u", mnt], check=True)
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline and any(os.path.exists("/proc/%d" % p) for p in pids):

@@ -63,7 +63,7 @@ def main(binary, work):
     origin = mountlib.Origin(root)
     m = None
     try:
-        m = mountlib.Mount(binary, origin.url, work, opts=["ttl=300"])
+        m = mountlib.Mount(binary, origin.url, work, opts=["ttl=300", "xattrs=true"])
         mnt = m.mnt
         want = files_under(root)
         check(len(want) > 10000, "generated %d files" % len(want))

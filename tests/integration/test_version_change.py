@@ -41,7 +41,7 @@ def main(binary, work):
         # uncached when the origin changes: the pinned handle must then fail
         # (If-Match) rather than read the new bytes.
         m = mountlib.Mount(binary, origin.url, work,
-                           opts=["ttl=%d" % ttl, "negative_ttl=%d" % ttl, "chunk_size=64K", "readahead=0"])
+                           opts=["ttl=%d" % ttl, "negative_ttl=%d" % ttl, "chunk_size=64K", "readahead=0", "xattrs=true"])
         check(os.stat(m.path("v.txt")).st_size == len(a), "version A is listed with its size")
         check(not os.path.exists(m.path("new.txt")), "new.txt does not exist yet")
         mountlib.drop_page_cache()
