@@ -158,7 +158,7 @@ void Engine::fill_tiers_behind(std::string key, uint64_t gen, Metadata meta,
       }
       Status ws;
       for (const auto& seg : segments) {
-        if (ws = (*sink)->write(seg->span()); !ws) break;
+        if (ws = (*sink)->write_shared(seg); !ws) break;
       }
       if (!ws) {
         (*sink)->abort();
@@ -690,7 +690,7 @@ void CacheImpl::replace_everywhere(Engine& e, const std::string& key, uint64_t g
     Status st = sink ? Status() : sink.error();
     for (const auto& seg : segments) {
       if (!st) break;
-      st = (*sink)->write(seg->span());
+      st = (*sink)->write_shared(seg);
     }
     if (st) st = (*sink)->commit();
     if (!st) {

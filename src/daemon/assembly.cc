@@ -95,6 +95,7 @@ Result<Assembled> assemble(const config::DaemonOptions& o, std::shared_ptr<Origi
   fopts.fill_wait = ms(o.origin_timeout * 3 + 5);
   fopts.prefetch.threads = o.readahead == 0 ? 0 : o.prefetch_threads;
   fopts.prefetch.max_window_bytes = std::max<uint64_t>(o.readahead, o.chunk_size);
+  fopts.prefetch.reorder_bytes = std::max<uint64_t>(8ull << 20, 2 * o.kernel_readahead);
   fopts.uid = static_cast<uint32_t>(getuid());
   fopts.gid = static_cast<uint32_t>(getgid());
   fopts.capacity_bytes = o.ram_size + o.disk_size;

@@ -106,6 +106,11 @@ struct PrefetchOptions {
   int threads = 4;                       // Default: 4 prefetch threads
   size_t queue = 64;                     // Default: 64 queued jobs (then dropped)
   uint64_t max_window_bytes = 64 << 20;  // Default: 64 MiB ahead at most
+  // How far from where a sequential reader should be a read may land and
+  // still count as sequential. The kernel's read-ahead sends several reads
+  // at once from different threads, up to its window ahead of the reader,
+  // so they reach us reordered by about that much. Default: 8 MiB.
+  uint64_t reorder_bytes = 8 << 20;
 };
 
 struct PrefetchStats {

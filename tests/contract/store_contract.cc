@@ -467,4 +467,39 @@ void keys_are_distinct(const StoreFactory& f, const StoreTraits& t) {
   expect_value(*store, "A", "value-1", t);
 }
 
+void shared_writes_mix_with_copies(const StoreFactory& f, const StoreTraits& t) {
+  announce(t);
+  auto store = make(f);
+  auto shared_of = [](const std::string& v) {
+    return std::make_shared<const Bytes>(Bytes::copy_of(std::string_view(v)));
+  };
+  const std::string whole = pattern(2 << 20, 9), a = pattern(70000, 10), b = pattern(5000, 11);
+  auto whole_buf = shared_of(whole);
+  {
+    auto sink = store->begin_set("whole", meta("w", whole.size()));
+    REQUIRE(sink.has_value());
+    REQUIRE((*sink)->write_shared(whole_buf));
+    REQUIRE((*sink)->commit());
+  }
+  expect_value(*store, "whole", whole, t);
+  {
+    auto sink = store->begin_set("mixed", meta("m", 0));
+    REQUIRE(sink.has_value());
+    REQUIRE((*sink)->write_shared(shared_of(a)));
+    REQUIRE((*sink)->write(as_bytes(std::string_view(b))));
+    REQUIRE((*sink)->write_shared(shared_of(a)));
+    REQUIRE((*sink)->commit());
+  }
+  expect_value(*store, "mixed", a + b + a, t);
+  {
+    auto sink = store->begin_set("dropped", meta("d", whole.size()));
+    REQUIRE(sink.has_value());
+    REQUIRE((*sink)->write_shared(whole_buf));
+    (*sink)->abort();
+  }
+  expect_miss(*store, "dropped");
+  // The adopted buffer is the caller's too: storing it must not change it.
+  CHECK(whole_buf->view() == whole);
+}
+
 }  // namespace daramjwee::contract

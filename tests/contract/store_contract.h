@@ -53,6 +53,7 @@ void remove_semantics(const StoreFactory& f, const StoreTraits& t);
 void large_and_empty_values(const StoreFactory& f, const StoreTraits& t);
 void size_is_bytes_written(const StoreFactory& f, const StoreTraits& t);
 void keys_are_distinct(const StoreFactory& f, const StoreTraits& t);
+void shared_writes_mix_with_copies(const StoreFactory& f, const StoreTraits& t);
 
 }  // namespace daramjwee::contract
 
@@ -82,4 +83,6 @@ void keys_are_distinct(const StoreFactory& f, const StoreTraits& t);
   DJ_STORE_CONTRACT_CASE_(tag, traits, factory, large_and_empty_values, "large and empty values")          \
   DJ_STORE_CONTRACT_CASE_(tag, traits, factory, size_is_bytes_written,                                     \
                           "the recorded size is the bytes written, whatever the hint")                     \
-  DJ_STORE_CONTRACT_CASE_(tag, traits, factory, keys_are_distinct, "distinct keys do not collide")
+  DJ_STORE_CONTRACT_CASE_(tag, traits, factory, keys_are_distinct, "distinct keys do not collide")           \
+  DJ_STORE_CONTRACT_CASE_(tag, traits, factory, shared_writes_mix_with_copies,                             \
+                          "write_shared alone, then mixed with write, stores the bytes in order")

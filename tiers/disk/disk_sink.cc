@@ -1,6 +1,7 @@
 // DiskSink: staging and publishing one object (see disk_store.h for the
 // protocol). The order of effects is what makes publishing atomic:
-//   1. bytes are staged in memory, or past kSpillBytes in DIR/tmp/ID.tmp;
+//   1. bytes are staged in memory (a whole object handed over as one shared
+//      buffer is held by reference), or past kSpillBytes in DIR/tmp/ID.tmp;
 //   2. commit decides compression and placement, writes the stored bytes to
 //      the temporary file (fdatasync with kOnCommit) and renames it to
 //      DIR/data/XX/ID (copy_mode: copies it there), fsyncing the directory
@@ -42,10 +43,20 @@ class DiskSink final : public WriteSink {
   DiskSink(std::shared_ptr<DiskStore> store, std::string_view key, const Metadata& md)
       : store_(std::move(store)), key_(key), md_(md),
         spill_at_(std::max(kSpillBytes, store_->opts_.inline_threshold)),
-        hash_(nullptr, XXH3_freeState) {
-    if (md.size > 0 && md.size <= spill_at_) buf_.reserve(static_cast<size_t>(md.size));
-  }
+        hash_(nullptr, XXH3_freeState) {}
   ~DiskSink() override { abort(); }
+
+  // A whole object handed over as one immutable buffer (a chunk the engine
+  // already holds) is staged by reference: no copy before the file write.
+  Status write_shared(const SharedBytes& data) override {
+    if (state_ == State::kOpen && data && !held_ && buf_.size() == 0 && written_ == 0 && !tmp_fd_.valid() &&
+        data->size() <= spill_at_ && data->size() <= store_->opts_.capacity_bytes) {
+      held_ = data;
+      written_ = data->size();
+      return Status::ok();
+    }
+    return write(data ? data->span() : std::span<const std::byte>());
+  }
 
   Status write(std::span<const std::byte> data) override {
     if (state_ == State::kDone) return Status::invalid_argument("write after commit or abort");
@@ -53,7 +64,13 @@ class DiskSink final : public WriteSink {
     if (written_ + data.size() > store_->opts_.capacity_bytes)
       return fail(Status::exhausted("object larger than the disk tier's capacity").with_tier("disk", "write"));
     try {
+      if (held_) {  // more bytes after an adopted buffer: stage privately
+        buf_.reserve(std::max<size_t>(held_->size() + data.size(), static_cast<size_t>(std::min<uint64_t>(md_.size, spill_at_))));
+        buf_.append(held_->span());
+        held_.reset();
+      }
       if (!tmp_fd_.valid() && buf_.size() + data.size() <= spill_at_) {
+        if (buf_.capacity() == 0 && md_.size > 0 && md_.size <= spill_at_) buf_.reserve(static_cast<size_t>(md_.size));
         buf_.append(data);
       } else {
         if (!tmp_fd_.valid()) {
@@ -121,7 +138,11 @@ class DiskSink final : public WriteSink {
     if (!published_path_.empty()) ::unlink(published_path_.c_str());
     published_path_.clear();
     buf_ = Bytes();
+    held_.reset();
   }
+
+  // The bytes staged in memory (adopted or copied).
+  std::span<const std::byte> staged() const { return held_ ? held_->span() : buf_.span(); }
 
   Status open_tmp() {
     file_id_ = store_->next_file_id();
@@ -141,16 +162,16 @@ class DiskSink final : public WriteSink {
   // probe first keeps incompressible chunks (media, archives) cheap.
   std::optional<Bytes> maybe_compress() const {
     const auto& o = store_->opts_;
-    if (!o.compress || buf_.size() < kMinCompressBytes) return std::nullopt;
+    if (!o.compress || staged().size() < kMinCompressBytes) return std::nullopt;
     const Compressor& lz4 = compressor_for(Compression::kLz4);
     const double keep = 1.0 - o.min_compression_saving;
-    if (buf_.size() > 2 * kProbeBytes) {
-      auto probe = lz4.compress(buf_.span().first(kProbeBytes));
+    if (staged().size() > 2 * kProbeBytes) {
+      auto probe = lz4.compress(staged().first(kProbeBytes));
       if (!probe || double(probe->size()) > double(kProbeBytes) * (1.0 - o.min_compression_saving / 2))
         return std::nullopt;
     }
-    auto c = lz4.compress(buf_.span());
-    if (!c || double(c->size()) > double(buf_.size()) * keep) return std::nullopt;
+    auto c = lz4.compress(staged());
+    if (!c || double(c->size()) > double(staged().size()) * keep) return std::nullopt;
     return std::move(*c);
   }
 
@@ -164,7 +185,7 @@ class DiskSink final : public WriteSink {
       rec.checksum64 = XXH3_64bits_digest(hash_.get());
     } else {
       std::optional<Bytes> packed = maybe_compress();
-      std::span<const std::byte> stored = packed ? packed->span() : buf_.span();
+      std::span<const std::byte> stored = packed ? packed->span() : staged();
       if (packed) rec.md.compression = Compression::kLz4;
       rec.md.stored_size = stored.size();
       rec.checksum64 = XXH3_64bits(stored.data(), stored.size());
@@ -210,6 +231,7 @@ class DiskSink final : public WriteSink {
   Metadata md_;
   const size_t spill_at_;
   Bytes buf_;                     // staged bytes until spilled
+  SharedBytes held_;              // or: one adopted buffer, the whole object so far
   UniqueFd tmp_fd_;               // open once spilled or placed
   std::string tmp_path_;          // non-empty while a temp file exists
   std::string published_path_;    // final file created but not yet indexed
