@@ -5,8 +5,10 @@
 //   2. Ask tiers in order. A tier error marks the tier failed for this get:
 //      it is logged and counted, never promoted into, and the search goes on.
 //      A fresh negative entry answers kNotFound; a stale one is a miss.
-//   3. A hit in tier i > 0 is returned as a tee: the caller's reads also
-//      write tiers 0..i-1, and at the end of the stream each sink commits
+//   3. A hit in tier i > 0 is promoted into tiers 0..i-1. Up to 4 MiB it is
+//      read whole once, published upward as that one buffer and served from
+//      it; larger hits are returned as a tee: the caller's reads also write
+//      the upper tiers, and at the end of the stream each sink commits
 //      through the fence. A failed promotion is a warning, never a failed
 //      read. If a tier above the hit failed, nothing is promoted: that tier
 //      may hold a newer copy we could not see. With probation on, only a
@@ -53,6 +55,23 @@ void inc(util::StripedCounter& c, uint64_t n = 1) { c.add(n); }
         (log)->warn("... {} similar messages suppressed", dj_suppressed_); \
     }                                                         \
   } while (0)
+
+// Lower-tier hits up to this size are read whole before they are promoted
+// (one buffer shared by the caller and the upper tiers); larger ones stream
+// through a tee. Chunks of the filesystem (1 MiB by default) are below it.
+constexpr uint64_t kWholePromotionBytes = 4 << 20;
+
+// A body whose first read fails with `error` (a lower tier's body failed
+// while it was being read whole for promotion).
+class FailedReader final : public Reader {
+ public:
+  explicit FailedReader(Status error) : error_(std::move(error)) {}
+  Result<size_t> read(std::span<std::byte>) override { return error_; }
+
+ private:
+  Status error_;
+};
+std::unique_ptr<Reader> make_failed_reader(Status error) { return std::make_unique<FailedReader>(std::move(error)); }
 
 // Fetchers are user code: an exception must not cross into the engine (a
 // worker thread would die; a leader would leave followers waiting).
@@ -401,7 +420,27 @@ std::unique_ptr<Reader> CacheImpl::promote(std::string_view key, uint64_t gen, s
       inc(t.c.failed_promotions);
     }
   };
-  return make_tee_reader(std::move(body), std::move(sinks), std::move(hooks));
+  if (meta.size == 0 || meta.size > kWholePromotionBytes) {
+    return make_tee_reader(std::move(body), std::move(sinks), std::move(hooks));
+  }
+  // Small enough to hold: read it once, publish that buffer upward as is
+  // (the memory tier adopts it) and serve it from memory, so the caller
+  // gets a view() instead of copying through a tee.
+  auto all = read_all(*body, meta.size);
+  if (!all) {
+    for (auto& s : sinks) s->abort();
+    return make_failed_reader(all.error());
+  }
+  auto shared = std::make_shared<const Bytes>(std::move(*all));
+  for (size_t n = 0; n < sinks.size(); ++n) {
+    if (auto s = sinks[n]->write_shared(shared); !s) {
+      sinks[n]->abort();
+      hooks.on_sink_error(n, s);
+      continue;
+    }
+    hooks.on_complete(n, std::move(sinks[n]));
+  }
+  return make_bytes_reader(std::move(shared));
 }
 
 void CacheImpl::promote_negative(std::string_view key, uint64_t gen, size_t hit,

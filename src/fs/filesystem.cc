@@ -66,11 +66,29 @@ Status FilesystemOptions::validate() const {
   return Status::ok();
 }
 
+// A whole chunk in hand: memory (mem) or a file range (fd >= 0), kept
+// alive by owner.
+struct ChunkRef {
+  uint64_t index = UINT64_MAX;
+  uint64_t length = 0;
+  std::span<const std::byte> mem;
+  int fd = -1;
+  uint64_t fd_offset = 0;
+  std::shared_ptr<const void> owner;
+  int served = 0;  // tier index or Source::kOrigin
+};
+
 struct Handle {
   uint64_t ino = 0;
   std::shared_ptr<const FileRef> file;
   std::mutex mu;
   ReadaheadState readahead;  // guarded by mu
+  // The chunk this handle read last. The kernel splits a reader's pass over
+  // a chunk into several requests; answering the rest from here spares a
+  // cache lookup each, and keeps a sequential scan from looking like reuse
+  // to the RAM tier's eviction policy (S3-FIFO and SIEVE promote re-hit
+  // keys). Holds one chunk alive per open handle at most.
+  ChunkRef last;  // guarded by mu
 };
 
 struct DirHandle {
@@ -177,47 +195,68 @@ struct Filesystem::Impl {
     return it == dirs.end() ? nullptr : it->second;
   }
 
-  // One chunk as a ReadPiece covering [from, from+len) of the chunk.
-  // *served becomes where the chunk came from (a tier index or
-  // Source::kOrigin) when the lookup succeeded.
-  FsResult<ReadPiece> chunk_piece(const std::shared_ptr<const FileRef>& file, uint64_t index, uint64_t from,
-                                  uint64_t len, int* served = nullptr) {
+  // One whole chunk, as memory or a file range, with what keeps it alive.
+  // *served becomes where it came from (a tier index or Source::kOrigin).
+  FsResult<ChunkRef> chunk_ref(const std::shared_ptr<const FileRef>& file, uint64_t index) {
     const std::string key = chunk_key(file->path, file->version, index);
     const uint64_t expected = file->chunk_length(index);
     auto got = cache->get(key, make_chunk_fetcher(source, file, index));
-    if (!got) return fail<ReadPiece>(got.error(), "read", file->path);
-    if (served) *served = got->source.tier;
-    ReadPiece piece;
-    piece.length = len;
+    if (!got) return fail<ChunkRef>(got.error(), "read", file->path);
+    ChunkRef ref;
+    ref.index = index;
+    ref.served = got->source.tier;
+    ref.length = expected;
     if (auto view = got->body->view()) {
       if (view->bytes.size() != expected) return short_chunk(key, file->path, view->bytes.size(), expected);
-      piece.mem = view->bytes.subspan(from, len);
-      piece.owner = std::move(view->owner);
-      return piece;
+      ref.mem = view->bytes;
+      ref.owner = std::move(view->owner);
+      return ref;
     }
     if (auto region = got->body->file_region()) {
       if (region->length != expected) return short_chunk(key, file->path, region->length, expected);
-      piece.fd = region->fd;
-      piece.fd_offset = region->offset + from;
-      piece.owner = std::move(region->keepalive);
-      return piece;
+      ref.fd = region->fd;
+      ref.fd_offset = region->offset;
+      ref.owner = std::move(region->keepalive);
+      return ref;
     }
     auto bytes = read_all(*got->body, expected + 1);
-    if (!bytes) return fail<ReadPiece>(bytes.error(), "read", file->path);
+    if (!bytes) return fail<ChunkRef>(bytes.error(), "read", file->path);
     if (bytes->size() != expected) return short_chunk(key, file->path, bytes->size(), expected);
     auto shared = std::make_shared<const Bytes>(std::move(*bytes));
-    piece.mem = shared->span().subspan(from, len);
-    piece.owner = std::move(shared);
+    ref.mem = shared->span();
+    ref.owner = std::move(shared);
+    return ref;
+  }
+
+  // [from, from+len) of a chunk as a reply piece.
+  static ReadPiece slice(const ChunkRef& c, uint64_t from, uint64_t len) {
+    ReadPiece piece;
+    piece.length = len;
+    piece.owner = c.owner;
+    if (c.fd >= 0) {
+      piece.fd = c.fd;
+      piece.fd_offset = c.fd_offset + from;
+    } else {
+      piece.mem = c.mem.subspan(from, len);
+    }
     return piece;
   }
 
-  FsResult<ReadPiece> short_chunk(const std::string& key, const std::string& path, uint64_t got,
-                                  uint64_t expected) {
+  FsResult<ReadPiece> chunk_piece(const std::shared_ptr<const FileRef>& file, uint64_t index, uint64_t from,
+                                  uint64_t len, int* served = nullptr) {
+    auto c = chunk_ref(file, index);
+    if (!c) return c.error();
+    if (served) *served = c->served;
+    return slice(*c, from, len);
+  }
+
+  Error short_chunk(const std::string& key, const std::string& path, uint64_t got, uint64_t expected) {
     // A cached chunk that disagrees with the pinned size is unusable: drop it
     // so the next read refetches, and fail this one rather than serve garbage.
     ignore_error(cache->remove(key));
     return fail<ReadPiece>(Status::io_error(fmt::format("chunk has {} bytes, expected {}", got, expected)),
-                           "read", path);
+                           "read", path)
+        .error();
   }
 
   // The attributes a handle pins. A multi-chunk listing entry without a version tag
@@ -461,16 +500,27 @@ FsResult<ReadData> Filesystem::read(uint64_t fh, uint64_t offset, uint64_t size)
     const uint64_t chunk_start = index * cs;
     const uint64_t from = std::max(offset, chunk_start) - chunk_start;
     const uint64_t to = std::min(end, chunk_start + cs) - chunk_start;
-    int served = 0;
-    auto piece = impl_->chunk_piece(file, index, from, to - from, &served);
-    if (piece) slowest = deeper(slowest, served);
-    if (!piece) {
-      // A short read is better than an error when some bytes are in hand.
-      if (out.total > 0) break;
-      return piece.error();
+    ChunkRef chunk;
+    {
+      std::lock_guard lock(h->mu);
+      if (h->last.index == index) chunk = h->last;
     }
-    out.total += piece->length;
-    out.pieces.push_back(std::move(*piece));
+    if (chunk.index != index) {
+      auto got = impl_->chunk_ref(file, index);
+      if (!got) {
+        // A short read is better than an error when some bytes are in hand.
+        if (out.total > 0) break;
+        return got.error();
+      }
+      chunk = std::move(*got);
+      std::lock_guard lock(h->mu);
+      h->last = chunk;
+    } else if (chunk.fd < 0) {
+      chunk.served = 0;  // answered from memory the handle holds
+    }
+    slowest = deeper(slowest, chunk.served);
+    out.pieces.push_back(Impl::slice(chunk, from, to - from));
+    out.total += to - from;
   }
   impl_->read_bytes.fetch_add(out.total, std::memory_order_relaxed);
   if (options_.on_read && out.total > 0) options_.on_read(slowest, std::chrono::steady_clock::now() - started);

@@ -25,9 +25,12 @@
 // reader's thread, not when a prefetch thread picks it up: otherwise a fast
 // reader (or a loaded machine) overtakes the queued job and fetches every
 // chunk on its own, one request each. When the job runs it checks the tiers
-// (Cache::locate): chunks already cached are finished as "skipped" (a waiter
-// then fetches for itself, which finds them cached), so the remount case
-// costs no origin request; one ranged request covers the rest of the run.
+// (Cache::locate) chunk by chunk, in order: a chunk in tier 0 is finished as
+// "skipped" (a waiter then gets it for itself, a RAM hit); a chunk only in a
+// lower tier (after a remount: on disk) is promoted into tier 0 now, so the
+// reader finds RAM hits instead of paying a disk read per chunk on its own
+// path, and the remount case costs no origin request; each run of chunks
+// cached nowhere is one ranged request.
 
 // Publishing. A prefetched chunk is put into the engine through Cache::get
 // with a fetcher that returns the bytes already in hand, so it takes the
@@ -326,31 +329,58 @@ void Prefetcher::run(std::stop_token stop) {
   }
 }
 
-bool Prefetcher::cached(const std::string& key) {
-  auto where = cache_->locate(key);
-  return where && !where->empty();
+Prefetcher::Where Prefetcher::where(const std::string& key) {
+  auto found = cache_->locate(key);
+  if (!found || found->empty()) return Where::kNowhere;
+  auto names = cache_->tier_names();
+  for (const auto& p : *found) {
+    if (!names.empty() && p.tier == names.front()) return Where::kTop;
+  }
+  return Where::kLower;
 }
 
 void Prefetcher::execute(Job& job, const std::stop_token& stop) {
-  const FileRef& f = *job.file;
   auto& mine = job.fills;
-  // Trim: chunks already cached (a warm restart, another handle's reads) are
-  // skipped; one request covers the run up to the next cached chunk.
-  size_t lo = 0;
-  while (lo < mine.size() && cached(mine[lo].first)) lo++;
-  size_t hi = lo;
-  while (hi < mine.size() && (hi == lo || !cached(mine[hi].first))) hi++;
-  // Finish what we will not fetch first, so nobody waits on it.
-  for (size_t j = 0; j < lo; j++) {
+  // In order, since the reader waits for the earliest chunk: a chunk in
+  // tier 0 needs nothing; a chunk only in a lower tier (a remount: the disk
+  // tier) is promoted now, ahead of the reader, so its reads are RAM hits
+  // rather than a disk read each on the reader's path; a run of chunks
+  // cached nowhere is one ranged origin request.
+  size_t j = 0;
+  while (j < mine.size()) {
+    if (stop.stop_requested()) {
+      give_up_range(job, j, mine.size(), Status::cache_closed());
+      return;
+    }
+    const Where w = where(mine[j].first);
+    if (w == Where::kNowhere) {
+      size_t hi = j + 1;
+      while (hi < mine.size() && where(mine[hi].first) == Where::kNowhere) hi++;
+      if (!fetch_run(job, j, hi, stop)) {
+        give_up_range(job, j, mine.size(), FillTable::skipped());
+        return;
+      }
+      j = hi;
+      continue;
+    }
+    // Release our claim first: the get below may miss after all (evicted
+    // meanwhile) and then fetch through ChunkFetcher, which must not find
+    // and wait for this very fill.
     FillTable::finish(*mine[j].second, FillTable::skipped(), nullptr);
     source_->fills->erase(mine[j].first, mine[j].second);
+    if (w == Where::kLower) {
+      const uint64_t index = job.first + j;
+      auto got = cache_->get(mine[j].first, make_chunk_fetcher(source_, job.file, index));
+      if (got && !got->body->view()) ignore_error(got->body->skip(UINT64_MAX).status());
+      promoted_.fetch_add(1, std::memory_order_relaxed);
+    }
+    j++;
   }
-  give_up(job, hi, FillTable::skipped());
-  if (lo == hi) return;
-  if (stop.stop_requested()) {
-    give_up_range(job, lo, hi, Status::cache_closed());
-    return;
-  }
+}
+
+bool Prefetcher::fetch_run(Job& job, size_t lo, size_t hi, const std::stop_token& stop) {
+  const FileRef& f = *job.file;
+  auto& mine = job.fills;
   const uint64_t first = job.first + lo;
   const uint64_t offset = first * f.chunk_size;
   uint64_t length = 0;
@@ -367,12 +397,12 @@ void Prefetcher::execute(Job& job, const std::stop_token& stop) {
                                job.first + hi, body.error().to_string(), suppressed);
     }
     give_up_range(job, lo, hi, body.error());
-    return;
+    return false;
   }
   for (size_t j = lo; j < hi; j++) {
     if (stop.stop_requested()) {
       give_up_range(job, j, hi, Status::cache_closed());
-      return;
+      return false;
     }
     const uint64_t index = job.first + j;
     const uint64_t len = f.chunk_length(index);
@@ -380,17 +410,18 @@ void Prefetcher::execute(Job& job, const std::stop_token& stop) {
     if (!data) {
       failures_.fetch_add(1, std::memory_order_relaxed);
       give_up_range(job, j, hi, data.error());
-      return;
+      return false;
     }
     auto& [key, fill] = mine[j];
     FillTable::finish(*fill, Status::ok(), *data);
     // Publish through the engine's fill path (tier 0 now, lower tiers
-    // write-behind), then drain what it hands back so a tee-ing fill completes.
+    // write-behind); the flight adopts the buffer, so no copy is made.
     auto got = cache_->get(key, std::make_shared<BytesFetcher>(chunk_metadata(f, len), *data));
     if (got && !got->body->view()) ignore_error(got->body->skip(UINT64_MAX).status());
     source_->fills->erase(key, fill);
     chunks_.fetch_add(1, std::memory_order_relaxed);
   }
+  return true;
 }
 
 void Prefetcher::give_up_range(Job& job, size_t from, size_t to, const Status& why) {
@@ -401,7 +432,8 @@ void Prefetcher::give_up_range(Job& job, size_t from, size_t to, const Status& w
 }
 
 PrefetchStats Prefetcher::stats() const {
-  return PrefetchStats{jobs_.load(), dropped_.load(), chunks_.load(), requests_.load(), failures_.load()};
+  return PrefetchStats{jobs_.load(), dropped_.load(), chunks_.load(), requests_.load(), failures_.load(),
+                       promoted_.load()};
 }
 
 }  // namespace daramjwee::fs

@@ -115,6 +115,7 @@ struct PrefetchOptions {
 
 struct PrefetchStats {
   uint64_t jobs = 0, dropped = 0, chunks = 0, requests = 0, failures = 0;
+  uint64_t promoted = 0;  // chunks moved up from a lower tier ahead of the reader
 };
 
 class Prefetcher {
@@ -142,8 +143,13 @@ class Prefetcher {
   void give_up(Job& job, size_t from, const Status& why);
   void run(std::stop_token stop);
   void execute(Job& job, const std::stop_token& stop);
+  // One ranged request for chunks [lo, hi) of the job, publishing each as it
+  // arrives. On failure every fill of the range is finished with the error
+  // and false is returned.
+  bool fetch_run(Job& job, size_t lo, size_t hi, const std::stop_token& stop);
   void give_up_range(Job& job, size_t from, size_t to, const Status& why);
-  bool cached(const std::string& key);
+  enum class Where { kNowhere, kTop, kLower };
+  Where where(const std::string& key);
 
   const PrefetchOptions options_;
   std::shared_ptr<Cache> cache_;
@@ -155,7 +161,7 @@ class Prefetcher {
   bool stopping_ = false;  // guarded by mu_
   std::vector<std::jthread> threads_;
 
-  std::atomic<uint64_t> jobs_{0}, dropped_{0}, chunks_{0}, requests_{0}, failures_{0};
+  std::atomic<uint64_t> jobs_{0}, dropped_{0}, chunks_{0}, requests_{0}, failures_{0}, promoted_{0};
 };
 
 }  // namespace daramjwee::fs

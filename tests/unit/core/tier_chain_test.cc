@@ -339,3 +339,33 @@ TEST_CASE("tier_chain: a streamed body offers a view only once it has ended", "[
   CHECK_FALSE(r->body->view().has_value());  // nothing pumped yet: no I/O in view()
   CHECK(drain(*r->body) == std::string(100, 'x'));
 }
+
+TEST_CASE("tier_chain: a small lower-tier hit is promoted whole before it is read", "[core]") {
+  Chain c(3);
+  c.stores[2]->put("k", "from the bottom", aged(0s));
+  auto r = c.cache->get("k", c.origin);
+  REQUIRE(r.has_value());
+  CHECK(r->source.tier == 2);
+  // Already in both upper tiers, and served as one shared buffer.
+  CHECK(c.stores[0]->value("k") == "from the bottom");
+  CHECK(c.stores[1]->value("k") == "from the bottom");
+  auto v = r->body->view();
+  REQUIRE(v.has_value());
+  CHECK(std::string_view(reinterpret_cast<const char*>(v->bytes.data()), v->bytes.size()) == "from the bottom");
+  CHECK(c.cache->stats().tiers[0].promotions == 1);
+  CHECK(c.cache->stats().tiers[1].promotions == 1);
+}
+
+TEST_CASE("tier_chain: a large lower-tier hit streams through a tee and is promoted at its end", "[core]") {
+  Chain c(2);
+  std::string big(5 << 20, '\0');
+  for (size_t i = 0; i < big.size(); ++i) big[i] = static_cast<char>(i * 13);
+  c.stores[1]->put("big", big, aged(0s));
+  auto r = c.cache->get("big", c.origin);
+  REQUIRE(r.has_value());
+  CHECK(r->source.tier == 1);
+  CHECK_FALSE(c.stores[0]->contains("big"));  // not before the stream ends
+  CHECK(drain(*r->body) == big);
+  CHECK(c.stores[0]->value("big") == big);
+  CHECK(c.cache->stats().tiers[0].promotions == 1);
+}

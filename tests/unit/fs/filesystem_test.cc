@@ -30,7 +30,10 @@ struct Rig {
   std::shared_ptr<Cache> cache;
   std::unique_ptr<fs::Filesystem> fs;
 
-  explicit Rig(fs::FilesystemOptions o = {}, Duration ttl = std::chrono::minutes(5), bool populate = true) {
+  // `lower`, when given, is a second tier below the RAM tier (a disk tier's
+  // stand-in that outlives the rig, for remount cases).
+  explicit Rig(fs::FilesystemOptions o = {}, Duration ttl = std::chrono::minutes(5), bool populate = true,
+               std::shared_ptr<Store> lower = nullptr) {
     if (populate) {
       origin->put_dir("dir");
       origin->put_file("dir/a.txt", "hello", "\"a1\"");
@@ -43,12 +46,16 @@ struct Rig {
     REQUIRE(ram);
     CacheOptions co;
     co.tiers.push_back(TierConfig{*ram, "memory", std::nullopt, std::nullopt});
+    if (lower) co.tiers.push_back(TierConfig{lower, "disk", std::nullopt, std::nullopt});
     co.ttl = ttl;
     co.negative_ttl = 30s;
     auto c = Cache::open(std::move(co));
     REQUIRE(c);
     cache = std::shared_ptr<Cache>(std::move(*c));
     if (o.chunk_size == (1 << 20)) o.chunk_size = 4096;
+    // Chunks are 256 times smaller than the daemon's; keep the reorder
+    // tolerance in proportion (8 chunks, as with 1 MiB chunks and 8 MiB).
+    if (o.prefetch.reorder_bytes == (8u << 20)) o.prefetch.reorder_bytes = 8 * o.chunk_size;
     o.ttl = ttl;
     auto f = fs::Filesystem::open(o, cache, origin);
     REQUIRE(f);
@@ -188,6 +195,55 @@ TEST_CASE("filesystem: a sequential reader is prefetched with a few large reques
   // 65 chunks: one request per chunk would be 65.
   CHECK(rig.origin->reads <= 12);
   CHECK(rig.origin->bytes_read <= want.size() + 4096);
+}
+
+TEST_CASE("filesystem: after a remount, prefetch promotes a reader's next chunks from the lower tier", "[fs]") {
+  tiers::MemoryStoreOptions mo;
+  mo.capacity_bytes = 64 << 20;
+  auto lower = tiers::MemoryStore::open(mo);
+  REQUIRE(lower);
+  const std::string want = pattern(64 * 4096 + 123, 1);
+  {
+    Rig first({}, std::chrono::minutes(5), true, *lower);
+    REQUIRE(first.read_file("big.bin") == want);
+  }  // closing the cache drains the write-behind into the lower tier
+  Rig again({}, std::chrono::minutes(5), true, *lower);  // a fresh RAM tier
+  auto h = again.fs->open(again.ino("big.bin"), false);
+  REQUIRE(h);
+  CHECK(again.read(h->fh, 0, 1024) == want.substr(0, 1024));
+  // The reader has touched chunk 0 only; the prefetcher moves chunk 1 up.
+  auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (again.fs->stats().prefetch.promoted == 0 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(1ms);
+  CHECK(again.fs->stats().prefetch.promoted >= 1);
+  std::string rest;
+  for (uint64_t off = 1024; off < want.size(); off += 4096) rest += again.read(h->fh, off, 4096);
+  CHECK(want.substr(0, 1024) + rest == want);
+  again.fs->release(h->fh);
+  CHECK(again.origin->reads == 0);
+}
+
+TEST_CASE("filesystem: a handle's requests within one chunk cost one cache lookup", "[fs]") {
+  fs::FilesystemOptions o;
+  o.prefetch.threads = 0;  // only the reader's own lookups
+  Rig rig(o);
+  const std::string want = pattern(64 * 4096 + 123, 1);
+  auto h = rig.fs->open(rig.ino("big.bin"), false);
+  REQUIRE(h);
+  auto h2 = rig.fs->open(rig.ino("big.bin"), false);
+  REQUIRE(h2);
+  const auto before = rig.cache->stats().tiers[0];  // after the listing and attribute lookups
+  std::string got;
+  for (uint64_t off = 0; off < 2 * 4096; off += 1024) got += rig.read(h->fh, off, 1024);
+  CHECK(got == want.substr(0, 2 * 4096));
+  auto s = rig.cache->stats().tiers[0];
+  CHECK(s.misses - before.misses == 2);  // chunks 0 and 1, once each
+  CHECK(s.hits - before.hits == 0);
+  // Another handle looks the chunk up again (a RAM hit), once.
+  for (uint64_t off = 0; off < 4096; off += 1024) CHECK(rig.read(h2->fh, off, 1024) == want.substr(off, 1024));
+  CHECK(rig.cache->stats().tiers[0].hits - before.hits == 1);
+  rig.fs->release(h->fh);
+  rig.fs->release(h2->fh);
 }
 
 TEST_CASE("filesystem: random reads fetch only the chunks they touch", "[fs]") {
