@@ -382,6 +382,25 @@ std::unique_ptr<Reader> CacheImpl::promote(std::string_view key, uint64_t gen, s
     e.log->debug("promotion on probation key={} hit_tier={}", key, e.tiers[hit]->name);
     return body;
   }
+  // One promotion per key at a time, as one origin fetch: a caller that
+  // finds the key being promoted waits and shares that buffer instead of
+  // reading the lower tier again (a prefetcher and a reader racing for the
+  // same chunk after a remount read it from disk twice before).
+  const bool whole = meta.size > 0 && meta.size <= kWholePromotionBytes;
+  std::shared_ptr<Flight> flight;
+  if (whole) {
+    auto [f, leader] = e.flights->join_or_lead(key);
+    if (!leader) {
+      if (f->wait().is_ok()) {
+        inc(e.origin.coalesced);
+        e.log->debug("joined in-flight promotion key={}", key);
+        return f->reader();
+      }
+      return body;  // that one failed: serve our own copy, unpromoted
+    }
+    flight = std::move(f);
+  }
+  LeaderGuard guard(flight);
   std::vector<std::unique_ptr<WriteSink>> sinks;
   std::vector<size_t> index;  // sinks[k] writes tier index[k]
   for (size_t j = 0; j < hit; ++j) {
@@ -398,7 +417,11 @@ std::unique_ptr<Reader> CacheImpl::promote(std::string_view key, uint64_t gen, s
     sinks.push_back(std::move(*sink));
     index.push_back(j);
   }
-  if (sinks.empty()) return body;
+  if (sinks.empty()) {
+    if (!flight) return body;
+    flight->start(meta, std::move(body), nullptr, nullptr, nullptr);  // waiters read our stream
+    return flight->reader();
+  }
   auto self = e_;
   std::string k(key);
   TeeHooks hooks;
@@ -426,12 +449,16 @@ std::unique_ptr<Reader> CacheImpl::promote(std::string_view key, uint64_t gen, s
   // Small enough to hold: read it once, publish that buffer upward as is
   // (the memory tier adopts it) and serve it from memory, so the caller
   // gets a view() instead of copying through a tee.
-  auto all = read_all(*body, meta.size);
-  if (!all) {
-    for (auto& s : sinks) s->abort();
-    return make_failed_reader(all.error());
+  SharedBytes shared = body->shared_bytes();  // a disk entry verified in memory at open
+  if (!shared) {
+    auto all = read_all(*body, meta.size);
+    if (!all) {
+      for (auto& s : sinks) s->abort();
+      flight->fail(all.error());
+      return make_failed_reader(all.error());
+    }
+    shared = std::make_shared<const Bytes>(std::move(*all));
   }
-  auto shared = std::make_shared<const Bytes>(std::move(*all));
   for (size_t n = 0; n < sinks.size(); ++n) {
     if (auto s = sinks[n]->write_shared(shared); !s) {
       sinks[n]->abort();
@@ -440,7 +467,10 @@ std::unique_ptr<Reader> CacheImpl::promote(std::string_view key, uint64_t gen, s
     }
     hooks.on_complete(n, std::move(sinks[n]));
   }
-  return make_bytes_reader(std::move(shared));
+  // Published above; the flight only hands the same buffer to waiters and
+  // ends (unregisters) once its first reader takes it.
+  flight->start(meta, make_bytes_reader(std::move(shared)), nullptr, nullptr, nullptr);
+  return flight->reader();
 }
 
 void CacheImpl::promote_negative(std::string_view key, uint64_t gen, size_t hit,

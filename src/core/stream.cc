@@ -1,5 +1,8 @@
 #include "core/stream.h"
 
+#include <sys/mman.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <array>
 
@@ -18,6 +21,18 @@ Result<uint64_t> Reader::skip(uint64_t n) {
   return done;
 }
 
+void prefault(std::span<std::byte> fresh) {
+#ifdef MADV_POPULATE_WRITE
+  if (fresh.size() < (256 << 10)) return;
+  static const uintptr_t page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
+  uintptr_t lo = (reinterpret_cast<uintptr_t>(fresh.data()) + page - 1) & ~(page - 1);
+  uintptr_t hi = (reinterpret_cast<uintptr_t>(fresh.data()) + fresh.size()) & ~(page - 1);
+  if (hi > lo) (void)madvise(reinterpret_cast<void*>(lo), hi - lo, MADV_POPULATE_WRITE);
+#else
+  (void)fresh;
+#endif
+}
+
 Result<Bytes> read_all(Reader& reader, uint64_t limit) {
   if (auto v = reader.view()) {
     if (v->bytes.size() > limit) return Status::exhausted("object larger than limit");
@@ -29,6 +44,7 @@ Result<Bytes> read_all(Reader& reader, uint64_t limit) {
   size_t initial = 64 << 10;
   if (auto hint = reader.size_hint()) initial = static_cast<size_t>(std::min<uint64_t>(*hint, limit)) + 1;
   Bytes out(std::max<size_t>(initial, 1));
+  prefault(std::span(out.data(), out.capacity()));
   for (;;) {
     if (out.size() == out.capacity()) out.reserve(out.capacity() * 2);
     auto r = reader.read(std::span(out.data() + out.size(), out.capacity() - out.size()));

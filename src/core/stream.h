@@ -103,6 +103,11 @@ class WriteSink {
   virtual void abort() noexcept = 0;
 };
 
+// Faults in the pages of a freshly allocated buffer with one system call
+// (MADV_POPULATE_WRITE) instead of one page fault per 4 KiB inside the copy
+// that fills it; a no-op for small buffers and on kernels without it.
+void prefault(std::span<std::byte> fresh);
+
 // Reads everything into one buffer. Errors: the reader's, or
 // kResourceExhausted when more than `limit` bytes arrive.
 Result<Bytes> read_all(Reader& reader, uint64_t limit = UINT64_MAX);

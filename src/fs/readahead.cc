@@ -48,8 +48,6 @@
 // finished on every exit path, so nobody waits for a job that is gone.
 #include "fs/readahead.h"
 
-#include <sys/mman.h>
-#include <unistd.h>
 
 #include <fmt/format.h>
 
@@ -79,27 +77,13 @@ Metadata chunk_metadata(const FileRef& file, uint64_t length) {
   return m;
 }
 
-// Faults in a fresh buffer's pages with one call. A cold chunk lands in
-// memory nobody has touched yet (the RAM tier keeps every chunk), and taking
-// its 256 page faults one by one inside the copy from the socket cost about
-// a tenth of the daemon's CPU on a cold sequential read. Best effort: an
-// old kernel without MADV_POPULATE_WRITE just faults as before.
-void populate(std::byte* p, uint64_t length) {
-#ifdef MADV_POPULATE_WRITE
-  static const uintptr_t page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
-  uintptr_t lo = (reinterpret_cast<uintptr_t>(p) + page - 1) & ~(page - 1);
-  uintptr_t hi = (reinterpret_cast<uintptr_t>(p) + length) & ~(page - 1);
-  if (hi > lo) (void)madvise(reinterpret_cast<void*>(lo), hi - lo, MADV_POPULATE_WRITE);
-#else
-  (void)p;
-  (void)length;
-#endif
-}
-
 // Reads exactly `length` bytes; a short body is an error (never a short chunk).
 Result<SharedBytes> read_exactly(Reader& reader, uint64_t length) {
   Bytes buf(length);
-  if (length >= (256 << 10)) populate(buf.data(), length);
+  // A cold chunk lands in memory nobody has touched yet (the RAM tier keeps
+  // every chunk); its page faults inside the socket copy were a tenth of the
+  // daemon's CPU on a cold sequential read.
+  prefault(std::span(buf.data(), buf.capacity()));
   uint64_t got = 0;
   while (got < length) {
     auto n = reader.read(std::span<std::byte>(buf.data() + got, length - got));

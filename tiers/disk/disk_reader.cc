@@ -50,6 +50,10 @@ class FileReader final : public Reader {
     return FileRegion{fd_->get(), pos_, length_ - pos_, fd_};
   }
 
+  // The verified copy read at open is the whole body: the engine promotes
+  // that buffer as is instead of reading the file again.
+  SharedBytes shared_bytes() override { return pos_ == 0 && mem_ && mem_->size() == length_ ? mem_ : nullptr; }
+
   std::optional<uint64_t> size_hint() const override { return length_ - pos_; }
 
  private:

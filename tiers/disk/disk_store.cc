@@ -260,6 +260,7 @@ Result<std::optional<StoreEntry>> DiskStore::get_impl(std::string_view key) {
     bool compressed = rec.md.compression != Compression::kNone;
     if (compressed || (!is_verified(rec.file_id, stamp) && rec.md.stored_size <= kVerifyInMemoryMax)) {
       Bytes data(std::max<uint64_t>(rec.md.stored_size, 1));
+      prefault(std::span(data.data(), data.capacity()));
       auto n = disk_detail::pread_full(fd->get(), std::span(data.data(), rec.md.stored_size), 0);
       if (!n) return n.error().with_tier("disk", "get");
       if (*n != rec.md.stored_size) return drop("data file is short");

@@ -302,3 +302,21 @@ TEST_CASE("refresh: a full queue drops and counts, and the key is not stuck",
   c.settle();
   CHECK(c.stores[0]->value("c") == "C");
 }
+
+TEST_CASE("coalescing: concurrent hits in a lower tier promote once and share the buffer",
+          "[core][concurrency]") {
+  Chain c(2);
+  const std::string value(256 << 10, 'p');
+  c.stores[1]->put("k", value, aged(0s));
+  c.stores[0]->commit_delay_ms = 300;  // the leader's promotion stays in flight meanwhile
+  std::vector<std::string> got(8);
+  {
+    std::vector<std::jthread> threads;
+    for (int i = 0; i < 8; ++i) threads.emplace_back([&, i] { got[i] = c.read("k"); });
+  }
+  for (const auto& g : got) CHECK(g == value);
+  auto s = c.cache->stats();
+  CHECK(s.tiers[0].promotions == 1);
+  CHECK(c.stores[0]->value("k") == value);
+  CHECK(c.origin->fetches == 0);
+}
