@@ -5,18 +5,21 @@
 //   2. Ask tiers in order. A tier error marks the tier failed for this get:
 //      it is logged and counted, never promoted into, and the search goes on.
 //      A fresh negative entry answers kNotFound; a stale one is a miss.
-//   3. A hit in tier i > 0 is promoted into tiers 0..i-1. Up to 4 MiB it is
-//      read whole once, published upward as that one buffer and served from
-//      it; larger hits are returned as a tee: the caller's reads also write
-//      the upper tiers, and at the end of the stream each sink commits
+//   3. Below tier 0 one caller per key leads: a tier-0 miss joins or leads
+//      the key's Flight (single_flight.h) before looking further, so
+//      concurrent misses read a lower tier (or the origin) once and share
+//      the bytes. A hit in tier i > 0 is promoted into tiers 0..i-1. Up to
+//      4 MiB it is read whole once, published upward as that one buffer and
+//      served from it; larger hits stream through a tee: the reads also
+//      write the upper tiers, and at the end of the stream each sink commits
 //      through the fence. A failed promotion is a warning, never a failed
 //      read. If a tier above the hit failed, nothing is promoted: that tier
 //      may hold a newer copy we could not see. With probation on, only a
 //      second hit within the window promotes.
 //   4. A stale hit is served at once and one refresh is queued.
-//   5. A miss everywhere joins or leads the key's Flight (single_flight.h).
-//      The leader fetches; the body streams to every caller through the
-//      flight while filling tier 0; at the end of the stream tier 0 commits
+//   5. A miss everywhere is fetched by the flight's leader; the body
+//      streams to every caller through the flight while filling tier 0;
+//      at the end of the stream tier 0 commits
 //      through the fence and the lower tiers are filled write-behind on the
 //      worker pool from the same segments (so they hold identical bytes).
 //
@@ -323,8 +326,33 @@ Result<GetResult> CacheImpl::get(std::string_view key, const std::shared_ptr<Fet
   const uint64_t gen = e.fence.generation(key);  // before reading any tier
   const auto now = Clock::now();
   uint64_t failed = 0;  // bit i: tier i errored during this get
+  // Below tier 0 a get is led by one caller per key (see the essay, step 3).
+  std::shared_ptr<Flight> flight;
+  std::optional<LeaderGuard> guard;
 
   for (size_t i = 0; i < e.tiers.size(); ++i) {
+    if (i == 1) {
+      auto [f, leader] = e.flights->join_or_lead(key);
+      if (!leader) return follow(*f);
+      flight = std::move(f);
+      guard.emplace(flight);
+      // A flight that ended between our tier-0 lookup and join_or_lead()
+      // has just published the key there (it commits before it ends).
+      if ((failed & 1) == 0) {
+        if (auto r = e.tiers[0]->store->get(key); r && r->has_value()) {
+          StoreEntry entry = std::move(**r);
+          if (!entry.metadata.negative && e.is_fresh(*e.tiers[0], entry.metadata, now)) {
+            inc(e.tiers[0]->c.hits);
+            GetResult out;
+            out.metadata = entry.metadata;
+            out.source.tier = 0;
+            flight->start(entry.metadata, std::move(entry.body), nullptr, nullptr, nullptr, 0);
+            out.body = flight->reader();
+            return out;
+          }
+        }
+      }
+    }
     Tier& t = *e.tiers[i];
     auto r = t.store->get(key);
     if (!r) {
@@ -350,6 +378,7 @@ Result<GetResult> CacheImpl::get(std::string_view key, const std::shared_ptr<Fet
       inc(t.c.negative_hits);
       e.log->debug("negative hit tier={} key={}", t.name, key);
       if (i > 0 && (failed & ((1ull << i) - 1)) == 0) promote_negative(key, gen, i, entry.metadata);
+      if (flight) flight->not_found();
       return Status::not_found();
     }
     inc(t.c.hits);
@@ -363,44 +392,45 @@ Result<GetResult> CacheImpl::get(std::string_view key, const std::shared_ptr<Fet
       inc(t.c.stale_hits);
       ignore_error(schedule_refresh(key, fetcher));  // outcome counted inside
     }
-    out.body = i > 0 ? promote(key, gen, i, failed, entry.metadata, std::move(entry.body))
+    out.body = i > 0 ? promote(key, gen, i, failed, entry.metadata, std::move(entry.body), flight)
                      : std::move(entry.body);
     return out;
   }
-  return fetch_from_origin(key, gen, failed, fetcher);
+  return fetch_from_origin(key, gen, failed, fetcher, std::move(flight));
+}
+
+Result<GetResult> CacheImpl::follow(Flight& flight) {
+  Engine& e = *e_;
+  inc(e.origin.coalesced);
+  e.log->debug("joined in-flight get key={}", flight.key());
+  if (auto s = flight.wait(); !s) return s;
+  GetResult out;
+  out.metadata = flight.metadata();
+  out.source.tier = flight.source_tier();
+  out.body = flight.reader();
+  return out;
 }
 
 std::unique_ptr<Reader> CacheImpl::promote(std::string_view key, uint64_t gen, size_t hit,
                                            uint64_t failed, const Metadata& meta,
-                                           std::unique_ptr<Reader> body) {
+                                           std::unique_ptr<Reader> body,
+                                           const std::shared_ptr<Flight>& flight) {
   Engine& e = *e_;
+  const int from = static_cast<int>(hit);
+  // Waiters on the flight read what this caller reads.
+  auto share = [&](std::unique_ptr<Reader> r) {
+    flight->start(meta, std::move(r), nullptr, nullptr, nullptr, from);
+    return flight->reader();
+  };
   if (failed & ((1ull << hit) - 1)) {
     e.log->debug("not promoting past a failed tier key={} hit_tier={}", key, e.tiers[hit]->name);
-    return body;
+    return share(std::move(body));
   }
   if (e.probation && !e.probation->admit(key)) {
     e.log->debug("promotion on probation key={} hit_tier={}", key, e.tiers[hit]->name);
-    return body;
+    return share(std::move(body));
   }
-  // One promotion per key at a time, as one origin fetch: a caller that
-  // finds the key being promoted waits and shares that buffer instead of
-  // reading the lower tier again (a prefetcher and a reader racing for the
-  // same chunk after a remount read it from disk twice before).
   const bool whole = meta.size > 0 && meta.size <= kWholePromotionBytes;
-  std::shared_ptr<Flight> flight;
-  if (whole) {
-    auto [f, leader] = e.flights->join_or_lead(key);
-    if (!leader) {
-      if (f->wait().is_ok()) {
-        inc(e.origin.coalesced);
-        e.log->debug("joined in-flight promotion key={}", key);
-        return f->reader();
-      }
-      return body;  // that one failed: serve our own copy, unpromoted
-    }
-    flight = std::move(f);
-  }
-  LeaderGuard guard(flight);
   std::vector<std::unique_ptr<WriteSink>> sinks;
   std::vector<size_t> index;  // sinks[k] writes tier index[k]
   for (size_t j = 0; j < hit; ++j) {
@@ -417,11 +447,7 @@ std::unique_ptr<Reader> CacheImpl::promote(std::string_view key, uint64_t gen, s
     sinks.push_back(std::move(*sink));
     index.push_back(j);
   }
-  if (sinks.empty()) {
-    if (!flight) return body;
-    flight->start(meta, std::move(body), nullptr, nullptr, nullptr);  // waiters read our stream
-    return flight->reader();
-  }
+  if (sinks.empty()) return share(std::move(body));
   auto self = e_;
   std::string k(key);
   TeeHooks hooks;
@@ -443,9 +469,7 @@ std::unique_ptr<Reader> CacheImpl::promote(std::string_view key, uint64_t gen, s
       inc(t.c.failed_promotions);
     }
   };
-  if (meta.size == 0 || meta.size > kWholePromotionBytes) {
-    return make_tee_reader(std::move(body), std::move(sinks), std::move(hooks));
-  }
+  if (!whole) return share(make_tee_reader(std::move(body), std::move(sinks), std::move(hooks)));
   // Small enough to hold: read it once, publish that buffer upward as is
   // (the memory tier adopts it) and serve it from memory, so the caller
   // gets a view() instead of copying through a tee.
@@ -469,8 +493,7 @@ std::unique_ptr<Reader> CacheImpl::promote(std::string_view key, uint64_t gen, s
   }
   // Published above; the flight only hands the same buffer to waiters and
   // ends (unregisters) once its first reader takes it.
-  flight->start(meta, make_bytes_reader(std::move(shared)), nullptr, nullptr, nullptr);
-  return flight->reader();
+  return share(make_bytes_reader(std::move(shared)));
 }
 
 void CacheImpl::promote_negative(std::string_view key, uint64_t gen, size_t hit,
@@ -484,23 +507,21 @@ void CacheImpl::promote_negative(std::string_view key, uint64_t gen, size_t hit,
 }
 
 Result<GetResult> CacheImpl::fetch_from_origin(std::string_view key, uint64_t gen, uint64_t failed,
-                                               const std::shared_ptr<Fetcher>& fetcher) {
+                                               const std::shared_ptr<Fetcher>& fetcher,
+                                               std::shared_ptr<Flight> led) {
   Engine& e = *e_;
-  auto [flight, leader] = e.flights->join_or_lead(key);
-  if (!leader) {
-    inc(e.origin.coalesced);
-    e.log->debug("joined in-flight fetch key={}", key);
-    if (auto s = flight->wait(); !s) return s;
-    GetResult out;
-    out.metadata = flight->metadata();
-    out.body = flight->reader();
-    return out;
+  std::shared_ptr<Flight> flight = std::move(led);
+  const bool rechecked = flight != nullptr;  // get() re-checked tier 0 when it joined
+  if (!flight) {
+    auto [f, leader] = e.flights->join_or_lead(key);
+    if (!leader) return follow(*f);
+    flight = std::move(f);
   }
   LeaderGuard guard(flight);
   // Re-check tier 0 now that we lead: a flight that ended between our tier
   // lookups and join_or_lead() has just published the key there (it commits
   // before it unregisters), and fetching again would be a second fetch.
-  if ((failed & 1) == 0) {
+  if (!rechecked && (failed & 1) == 0) {
     if (auto r = e.tiers[0]->store->get(key); r && r->has_value()) {
       StoreEntry entry = std::move(**r);
       if (!entry.metadata.negative && e.is_fresh(*e.tiers[0], entry.metadata, Clock::now())) {
@@ -508,7 +529,7 @@ Result<GetResult> CacheImpl::fetch_from_origin(std::string_view key, uint64_t ge
         GetResult out;
         out.metadata = entry.metadata;
         out.source.tier = 0;
-        flight->start(entry.metadata, std::move(entry.body), nullptr, nullptr, nullptr);
+        flight->start(entry.metadata, std::move(entry.body), nullptr, nullptr, nullptr, 0);
         out.body = flight->reader();
         return out;
       }

@@ -97,11 +97,19 @@ class CacheImpl final : public Cache {
   std::vector<std::string> tier_names() const override;
 
  private:
+  // `flight` is the key's flight this caller leads; the returned reader is
+  // that flight's (waiters share it). Requires: flight pending.
   std::unique_ptr<Reader> promote(std::string_view key, uint64_t gen, size_t hit, uint64_t failed,
-                                  const Metadata& meta, std::unique_ptr<Reader> body);
+                                  const Metadata& meta, std::unique_ptr<Reader> body,
+                                  const std::shared_ptr<Flight>& flight);
   void promote_negative(std::string_view key, uint64_t gen, size_t hit, const Metadata& meta);
+  // Joins or leads the key's flight, or continues one the caller already
+  // leads (`led`, non-null after a lookup below tier 0).
   Result<GetResult> fetch_from_origin(std::string_view key, uint64_t gen, uint64_t failed,
-                                      const std::shared_ptr<Fetcher>& fetcher);
+                                      const std::shared_ptr<Fetcher>& fetcher,
+                                      std::shared_ptr<Flight> led = nullptr);
+  // The outcome of a flight this caller joined as a follower.
+  Result<GetResult> follow(Flight& flight);
   void publish_negative(std::string key, uint64_t gen, uint64_t failed, const Metadata& neg);
   static void refresh_now(Engine& e, const std::string& key, Fetcher& fetcher);
   static void replace_everywhere(Engine& e, const std::string& key, uint64_t gen,

@@ -71,9 +71,10 @@ void Flight::unregister() {
 
 void Flight::start(Metadata metadata, std::unique_ptr<Reader> source,
                    std::unique_ptr<WriteSink> sink, Completion on_complete,
-                   SinkError on_sink_error) {
+                   SinkError on_sink_error, int from) {
   std::lock_guard lock(mu_);
   metadata_ = std::move(metadata);
+  from_ = from;
   source_ = std::move(source);
   sink_ = std::move(sink);
   on_complete_ = std::move(on_complete);

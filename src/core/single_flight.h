@@ -54,9 +54,11 @@ class Flight : public std::enable_shared_from_this<Flight> {
 
   const std::string& key() const { return key_; }
 
-  // Leader: the origin answered with a body.
+  // Leader: the body is known (from the origin, or from a lower tier being
+  // promoted). `from` is where followers are told it came from: a tier
+  // index, or -1 for the origin.
   void start(Metadata metadata, std::unique_ptr<Reader> source, std::unique_ptr<WriteSink> sink,
-             Completion on_complete, SinkError on_sink_error);
+             Completion on_complete, SinkError on_sink_error, int from = -1);
   // Leader: the origin answered not-found / failed. Followers get the same.
   void not_found();
   void fail(Status error);
@@ -67,6 +69,8 @@ class Flight : public std::enable_shared_from_this<Flight> {
   State state() const;
   // Requires: state() == kStreaming.
   const Metadata& metadata() const { return metadata_; }
+  // Requires: state() == kStreaming. Tier index, or -1 (origin).
+  int source_tier() const { return from_; }
   // A new reader from byte 0. Requires: state() == kStreaming.
   std::unique_ptr<Reader> reader();
 
@@ -87,6 +91,7 @@ class Flight : public std::enable_shared_from_this<Flight> {
   const std::string key_;
   std::shared_ptr<FlightRegistry> registry_;
   Metadata metadata_;  // written once by start() before state becomes kStreaming
+  int from_ = -1;      // likewise
 
   mutable std::mutex mu_;       // guards everything below
   std::condition_variable cv_;  // state change, new segment, pump released

@@ -120,7 +120,12 @@ void op_opendir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
     auto r = fs_of(req).opendir(ino);
     if (!r) return reply_error(req, r.error());
     fi->fh = *r;
-    fi->cache_readdir = 1;  // the kernel may cache entries until invalidated
+    // The kernel may cache the entries, and keep them across opens: without
+    // keep_cache every opendir drops them and each `find` re-reads every
+    // directory. A changed listing invalidates the directory's inode
+    // (Filesystem's notifier), which drops the cached entries.
+    fi->cache_readdir = 1;
+    fi->keep_cache = 1;
     if (fuse_reply_open(req, fi) == -ENOENT) fs_of(req).releasedir(*r);  // interrupted
   });
 }

@@ -44,6 +44,10 @@ def main(binary, work):
                            opts=["ttl=%d" % ttl, "negative_ttl=%d" % ttl, "chunk_size=64K", "readahead=0", "xattrs=true"])
         check(os.stat(m.path("v.txt")).st_size == len(a), "version A is listed with its size")
         check(not os.path.exists(m.path("new.txt")), "new.txt does not exist yet")
+        # Twice: the kernel keeps the entries of a directory across opens.
+        for _ in range(2):
+            names = set(os.listdir(m.mnt))
+            check("gone.txt" in names and "new.txt" not in names, "the listing before the change")
         mountlib.drop_page_cache()
 
         old = open(m.path("v.txt"), "rb")
@@ -96,6 +100,15 @@ def main(binary, work):
             time.sleep(0.5)
         check(os.path.exists(m.path("new.txt")), "a file added at the origin appears after ttl")
         check(not os.path.exists(m.path("gone.txt")), "a file removed at the origin disappears after ttl")
+        # The kernel's cached directory entries are dropped too.
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            names = set(os.listdir(m.mnt))
+            if "new.txt" in names and "gone.txt" not in names:
+                break
+            time.sleep(0.5)
+        check("new.txt" in names and "gone.txt" not in names,
+              "after ttl readdir lists the new file and not the removed one: %s" % sorted(names))
         check(os.getxattr(m.path("v.txt"), "user.daramjwee.version") != b"", "version xattr is set")
         rc = m.unmount()
         check(rc == 0, "clean unmount, exit 0")
