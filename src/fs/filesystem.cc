@@ -130,6 +130,71 @@ struct Filesystem::Impl {
   std::atomic<uint64_t> lookups{0}, negative_lookups{0}, opens{0}, reads{0}, read_bytes{0}, eio{0},
       invalidations{0};
 
+  // Directory scans. A program that opens a directory's files one after
+  // another in name order (cp -r, tar, rsync, a loop over sorted names) is
+  // the small-file version of a sequential reader: after three such opens
+  // the next one-chunk files are read ahead in the prefetch threads, a
+  // window that doubles from 4 to 32 files, so their fetches overlap instead
+  // of costing one origin round trip each on the reader's path.
+  struct DirScan {
+    size_t last = 0;           // name-order position of the last open
+    size_t run = 0;            // consecutive opens moving forward
+    size_t planned_until = 0;  // positions [.., planned_until) already queued
+  };
+  static constexpr size_t kMaxScanAhead = 32;
+  std::mutex scans_mu;
+  std::unordered_map<std::string, DirScan> scans;  // guarded by scans_mu; bounded
+
+  void note_open(const std::string& path) {
+    if (options.prefetch.threads <= 0) return;
+    auto [dir_view, name] = split_path(path);
+    const std::string dir(dir_view);
+    auto listing = ns.listing(dir);
+    if (!listing) return;
+    const Listing& l = **listing;
+    auto at = std::lower_bound(l.by_name.begin(), l.by_name.end(), name,
+                               [&](size_t i, std::string_view n) { return l.entries[i].name < n; });
+    if (at == l.by_name.end() || l.entries[*at].name != name) return;
+    const size_t pos = static_cast<size_t>(at - l.by_name.begin());
+    size_t from = 0, to = 0;
+    {
+      std::lock_guard lock(scans_mu);
+      if (scans.size() >= 1024 && !scans.count(dir)) scans.clear();
+      DirScan& st = scans[dir];
+      // Forward by a few (a skipped directory or big file) keeps the run.
+      if (st.run > 0 && pos > st.last && pos <= st.last + 4) {
+        st.run++;
+      } else {
+        st = DirScan{pos, 1, pos + 1};
+      }
+      st.last = pos;
+      if (st.run < 3) return;
+      const size_t window = std::min(kMaxScanAhead, size_t{4} << std::min<size_t>(st.run - 3, 3));
+      const size_t lead = st.planned_until > pos + 1 ? st.planned_until - pos - 1 : 0;
+      if (lead * 2 > window) return;  // more than half a window still ahead
+      from = std::max(st.planned_until, pos + 1);
+      to = std::min(l.by_name.size(), pos + 1 + window);
+      st.planned_until = std::max(st.planned_until, to);
+    }
+    for (size_t k = from; k < to; k++) {
+      const DirEntry& e = l.entries[l.by_name[k]];
+      // Exactly what open() would pin for it (resolve_file takes a one-chunk
+      // file's listing entry as is), so the chunk key is the reader's.
+      if (e.attr.type != FileType::kFile || !e.attr.size_exact || e.attr.size == 0 ||
+          e.attr.size > options.chunk_size) {
+        continue;
+      }
+      auto f = std::make_shared<FileRef>();
+      f->path = join_path(dir, e.name);
+      f->version = version_of(e.attr);
+      f->etag = e.attr.etag;
+      f->size = e.attr.size;
+      f->mtime_ns = e.attr.mtime_ns;
+      f->chunk_size = options.chunk_size;
+      prefetcher->prefetch_file(std::move(f));
+    }
+  }
+
   Impl(FilesystemOptions o, std::shared_ptr<Cache> c, std::shared_ptr<Origin> org, FileAttr root)
       : options(o),
         cache(std::move(c)),
@@ -470,9 +535,12 @@ FsResult<OpenReply> Filesystem::open(uint64_t ino, bool write_access) {
   OpenReply reply;
   reply.keep_cache = impl_->inodes.exchange_version(ino, h->file->version) == h->file->version;
   impl_->opens.fetch_add(1, std::memory_order_relaxed);
-  std::lock_guard lock(impl_->handles_mu);
-  reply.fh = impl_->next_handle++;
-  impl_->handles.emplace(reply.fh, std::move(h));
+  {
+    std::lock_guard lock(impl_->handles_mu);
+    reply.fh = impl_->next_handle++;
+    impl_->handles.emplace(reply.fh, std::move(h));
+  }
+  impl_->note_open(*path);
   return reply;
 }
 

@@ -8,6 +8,8 @@
 // the filesystem, which invalidates the kernel's copy outside any callback.
 #include "fs/namespace.h"
 
+#include <algorithm>
+
 #include <cstring>
 
 #include <fmt/format.h>
@@ -204,6 +206,10 @@ Result<std::shared_ptr<const Listing>> decode_listing(std::string_view data) {
   for (size_t i = 0; i < listing->entries.size(); i++) {
     listing->index.emplace(listing->entries[i].name, i);
   }
+  listing->by_name.resize(listing->entries.size());
+  for (size_t i = 0; i < listing->by_name.size(); i++) listing->by_name[i] = i;
+  std::sort(listing->by_name.begin(), listing->by_name.end(),
+            [&](size_t a, size_t b) { return listing->entries[a].name < listing->entries[b].name; });
   listing->hash = hash_hex(data);
   return std::shared_ptr<const Listing>(std::move(listing));
 }

@@ -38,6 +38,7 @@ namespace daramjwee::fs {
 struct Listing {
   std::vector<DirEntry> entries;                    // origin order
   std::unordered_map<std::string, size_t> index;    // name -> entries index
+  std::vector<size_t> by_name;                      // entries indices, names in byte order
   std::string hash;                                  // hex hash of the encoding
   const DirEntry* find(std::string_view name) const;
 };

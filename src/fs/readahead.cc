@@ -292,6 +292,23 @@ void Prefetcher::on_read(ReadaheadState& st, const std::shared_ptr<const FileRef
   give_up(job, 0, FillTable::skipped());
 }
 
+void Prefetcher::prefetch_file(std::shared_ptr<const FileRef> file) {
+  if (options_.threads <= 0 || !file || file->chunk_count() != 1) return;
+  Job job;
+  job.file = std::move(file);
+  job.whole_file = true;
+  {
+    std::lock_guard lock(mu_);
+    if (!stopping_ && queue_.size() < options_.queue) {
+      queue_.push_back(std::move(job));
+      jobs_.fetch_add(1, std::memory_order_relaxed);
+      cv_.notify_one();
+      return;
+    }
+  }
+  dropped_.fetch_add(1, std::memory_order_relaxed);
+}
+
 void Prefetcher::give_up(Job& job, size_t from, const Status& why) {
   for (size_t j = from; j < job.fills.size(); j++) {
     FillTable::finish(*job.fills[j].second, why, nullptr);
@@ -324,6 +341,15 @@ Prefetcher::Where Prefetcher::where(const std::string& key) {
 }
 
 void Prefetcher::execute(Job& job, const std::stop_token& stop) {
+  if (job.whole_file) {
+    // Through the engine, like a reader: single-flighted with a reader that
+    // opens the file meanwhile, promoted if it is on disk, fetched otherwise.
+    const FileRef& f = *job.file;
+    auto got = cache_->get(chunk_key(f.path, f.version, 0), make_chunk_fetcher(source_, job.file, 0));
+    if (got && !got->body->view()) ignore_error(got->body->skip(UINT64_MAX).status());
+    if (got) files_.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
   auto& mine = job.fills;
   // In order, since the reader waits for the earliest chunk: a chunk in
   // tier 0 needs nothing; a chunk only in a lower tier (a remount: the disk
@@ -417,7 +443,7 @@ void Prefetcher::give_up_range(Job& job, size_t from, size_t to, const Status& w
 
 PrefetchStats Prefetcher::stats() const {
   return PrefetchStats{jobs_.load(), dropped_.load(), chunks_.load(), requests_.load(), failures_.load(),
-                       promoted_.load()};
+                       promoted_.load(), files_.load()};
 }
 
 }  // namespace daramjwee::fs

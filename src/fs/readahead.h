@@ -116,6 +116,7 @@ struct PrefetchOptions {
 struct PrefetchStats {
   uint64_t jobs = 0, dropped = 0, chunks = 0, requests = 0, failures = 0;
   uint64_t promoted = 0;  // chunks moved up from a lower tier ahead of the reader
+  uint64_t files = 0;     // one-chunk files read ahead of a directory scan
 };
 
 class Prefetcher {
@@ -128,6 +129,11 @@ class Prefetcher {
   // next chunks (a growing window). Never blocks on I/O.
   void on_read(ReadaheadState& state, const std::shared_ptr<const FileRef>& file, uint64_t off,
                uint64_t end);
+  // Queues a background read of a one-chunk file (chunk 0 through the
+  // cache, so a reader that opens it meanwhile joins the same fetch). Used
+  // for the next files of a directory read file by file. Never blocks;
+  // dropped (counted) when the queue is full.
+  void prefetch_file(std::shared_ptr<const FileRef> file);
   // Stops taking jobs, aborts running ones between chunks, joins the threads.
   void shutdown();
   PrefetchStats stats() const;
@@ -135,6 +141,7 @@ class Prefetcher {
  private:
   struct Job {
     std::shared_ptr<const FileRef> file;
+    bool whole_file = false;  // prefetch_file(): chunk 0 through the cache, no fills
     uint64_t first = 0;  // chunk index of fills[0]
     // The fills this job leads, registered when it was queued, for chunks
     // first, first+1, ... Every one is finished on every path.
@@ -161,7 +168,7 @@ class Prefetcher {
   bool stopping_ = false;  // guarded by mu_
   std::vector<std::jthread> threads_;
 
-  std::atomic<uint64_t> jobs_{0}, dropped_{0}, chunks_{0}, requests_{0}, failures_{0}, promoted_{0};
+  std::atomic<uint64_t> jobs_{0}, dropped_{0}, chunks_{0}, requests_{0}, failures_{0}, promoted_{0}, files_{0};
 };
 
 }  // namespace daramjwee::fs

@@ -9,6 +9,7 @@
 #include <thread>
 
 #include <catch2/catch.hpp>
+#include <fmt/format.h>
 
 #include "tests/unit/fs/tree_origin.h"
 #include "tiers/memory/memory_store.h"
@@ -244,6 +245,47 @@ TEST_CASE("filesystem: a handle's requests within one chunk cost one cache looku
   CHECK(rig.cache->stats().tiers[0].hits - before.hits == 1);
   rig.fs->release(h->fh);
   rig.fs->release(h2->fh);
+}
+
+TEST_CASE("filesystem: files opened in name order get their next siblings read ahead", "[fs]") {
+  Rig rig({}, std::chrono::minutes(5), false);
+  rig.origin->put_dir("many");
+  for (int i = 0; i < 40; i++) {
+    rig.origin->put_file(fmt::format("many/f{:02}", i), std::string(100 + i, char('a' + i % 26)), fmt::format("\"e{}\"", i));
+  }
+  rig.origin->put_file("many/zbig", pattern(3 * 4096, 5), "\"big\"");  // several chunks: never read ahead
+  rig.origin->put_dir("other");
+  rig.origin->put_file("other/x", "x", "\"x\"");
+  rig.origin->put_file("other/y", "y", "\"y\"");
+  auto read_one = [&](int i) {
+    auto h = rig.fs->open(rig.ino(fmt::format("many/f{:02}", i)), false);
+    REQUIRE(h);
+    CHECK(rig.read(h->fh, 0, 4096) == std::string(100 + i, char('a' + i % 26)));
+    rig.fs->release(h->fh);
+  };
+  for (int i = 0; i < 3; i++) read_one(i);  // the third forward open starts the scan
+  // The next files arrive in the RAM tier without anyone opening them.
+  auto cached = [&](int i) {
+    auto where = rig.cache->locate(fs::chunk_key(fmt::format("many/f{:02}", i), fmt::format("\"e{}\"", i), 0));
+    return where && !where->empty();
+  };
+  auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (!(cached(3) && cached(6)) && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(1ms);
+  CHECK(cached(3));
+  CHECK(cached(6));
+  CHECK_FALSE(cached(20));  // far ahead of the window
+  CHECK(rig.fs->stats().prefetch.files >= 4);
+  for (int i = 3; i < 40; i++) read_one(i);
+  // Every file fetched once, whoever fetched it; the big file never.
+  CHECK(rig.origin->reads == 40);
+  // A single open elsewhere starts nothing.
+  const uint64_t files = rig.fs->stats().prefetch.files;
+  auto h = rig.fs->open(rig.ino("other/x"), false);
+  REQUIRE(h);
+  rig.fs->release(h->fh);
+  std::this_thread::sleep_for(50ms);
+  CHECK(rig.fs->stats().prefetch.files == files);
 }
 
 TEST_CASE("filesystem: random reads fetch only the chunks they touch", "[fs]") {
