@@ -44,6 +44,7 @@ struct DaemonOptions {
   int workers = 4;                           // Default: 4
   int max_threads = 32;                      // Default: 32
   uint64_t kernel_readahead = 4ull << 20;    // Default: 4M (0: leave the kernel's)
+  uint64_t random_fill = 256ull << 20;       // Default: 256M (capped at ram_size/4; 0: off)
   bool xattrs = false;                       // Default: false
   std::string ram_policy = "s3fifo";         // Default: s3fifo
   std::string disk_policy = "lru";           // Default: lru

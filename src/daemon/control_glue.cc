@@ -116,6 +116,7 @@ std::vector<std::pair<std::string, std::string>> DaemonControl::config() {
       {"prefetch_threads", std::to_string(o.prefetch_threads)},
       {"workers", std::to_string(o.workers)},
       {"max_threads", std::to_string(o.max_threads)},
+      {"random_fill", std::to_string(o.random_fill)},
       {"kernel_readahead", std::to_string(o.kernel_readahead)},
       {"xattrs", b(o.xattrs)},
       {"ram_policy", o.ram_policy},

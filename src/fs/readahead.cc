@@ -249,7 +249,14 @@ void Prefetcher::on_read(ReadaheadState& st, const std::shared_ptr<const FileRef
                                : off == 0;
   const uint64_t chunk = (end - 1) / cs;
   if (!sequential) {
-    st = ReadaheadState{true, end, chunk, 0, 0};
+    const uint32_t random_reads = st.random_reads + 1;
+    const bool filled = st.filled;
+    st = ReadaheadState{true, end, chunk, 0, 0, random_reads, filled};
+    if (!filled && random_reads >= kRandomReadsBeforeFill && options_.random_fill_max > 0 &&
+        file->size <= options_.random_fill_max && file->chunk_count() > 1) {
+      st.filled = true;
+      fill_file(file);
+    }
     return;
   }
   const bool new_chunk = !st.started || chunk > st.last_chunk;
@@ -309,8 +316,31 @@ void Prefetcher::prefetch_file(std::shared_ptr<const FileRef> file) {
   dropped_.fetch_add(1, std::memory_order_relaxed);
 }
 
+void Prefetcher::fill_file(const std::shared_ptr<const FileRef>& file) {
+  const uint64_t per_job = std::max<uint64_t>(1, options_.max_window_bytes / 2 / file->chunk_size);
+  const uint64_t total = file->chunk_count();
+  fills_.fetch_add(1, std::memory_order_relaxed);
+  for (uint64_t first = 0; first < total; first += per_job) {
+    Job job;
+    job.file = file;
+    job.first = first;
+    for (uint64_t i = first; i < std::min(total, first + per_job); i++) {
+      job.fills.emplace_back(chunk_key(file->path, file->version, i), nullptr);
+    }
+    std::lock_guard lock(mu_);
+    if (stopping_ || queue_.size() >= options_.queue) {
+      dropped_.fetch_add(1, std::memory_order_relaxed);
+      continue;
+    }
+    queue_.push_back(std::move(job));
+    jobs_.fetch_add(1, std::memory_order_relaxed);
+    cv_.notify_one();
+  }
+}
+
 void Prefetcher::give_up(Job& job, size_t from, const Status& why) {
   for (size_t j = from; j < job.fills.size(); j++) {
+    if (!job.fills[j].second) continue;  // a background fill registers nothing
     FillTable::finish(*job.fills[j].second, why, nullptr);
     source_->fills->erase(job.fills[j].first, job.fills[j].second);
   }
@@ -376,8 +406,10 @@ void Prefetcher::execute(Job& job, const std::stop_token& stop) {
     // Release our claim first: the get below may miss after all (evicted
     // meanwhile) and then fetch through ChunkFetcher, which must not find
     // and wait for this very fill.
-    FillTable::finish(*mine[j].second, FillTable::skipped(), nullptr);
-    source_->fills->erase(mine[j].first, mine[j].second);
+    if (mine[j].second) {
+      FillTable::finish(*mine[j].second, FillTable::skipped(), nullptr);
+      source_->fills->erase(mine[j].first, mine[j].second);
+    }
     if (w == Where::kLower) {
       const uint64_t index = job.first + j;
       auto got = cache_->get(mine[j].first, make_chunk_fetcher(source_, job.file, index));
@@ -423,12 +455,12 @@ bool Prefetcher::fetch_run(Job& job, size_t lo, size_t hi, const std::stop_token
       return false;
     }
     auto& [key, fill] = mine[j];
-    FillTable::finish(*fill, Status::ok(), *data);
+    if (fill) FillTable::finish(*fill, Status::ok(), *data);
     // Publish through the engine's fill path (tier 0 now, lower tiers
     // write-behind); the flight adopts the buffer, so no copy is made.
     auto got = cache_->get(key, std::make_shared<BytesFetcher>(chunk_metadata(f, len), *data));
     if (got && !got->body->view()) ignore_error(got->body->skip(UINT64_MAX).status());
-    source_->fills->erase(key, fill);
+    if (fill) source_->fills->erase(key, fill);
     chunks_.fetch_add(1, std::memory_order_relaxed);
   }
   return true;
@@ -436,6 +468,7 @@ bool Prefetcher::fetch_run(Job& job, size_t lo, size_t hi, const std::stop_token
 
 void Prefetcher::give_up_range(Job& job, size_t from, size_t to, const Status& why) {
   for (size_t j = from; j < to; j++) {
+    if (!job.fills[j].second) continue;
     FillTable::finish(*job.fills[j].second, why, nullptr);
     source_->fills->erase(job.fills[j].first, job.fills[j].second);
   }
@@ -443,7 +476,7 @@ void Prefetcher::give_up_range(Job& job, size_t from, size_t to, const Status& w
 
 PrefetchStats Prefetcher::stats() const {
   return PrefetchStats{jobs_.load(), dropped_.load(), chunks_.load(), requests_.load(), failures_.load(),
-                       promoted_.load(), files_.load()};
+                       promoted_.load(), files_.load(), fills_.load()};
 }
 
 }  // namespace daramjwee::fs

@@ -100,6 +100,8 @@ struct ReadaheadState {
   uint64_t last_chunk = 0;     // chunk of the last read's end
   uint64_t window = 0;         // chunks to keep ahead; 0 = not sequential
   uint64_t planned_until = 0;  // chunks [.., planned_until) already queued
+  uint32_t random_reads = 0;   // reads that were not sequential
+  bool filled = false;         // the whole file was queued for a background fill
 };
 
 struct PrefetchOptions {
@@ -111,12 +113,19 @@ struct PrefetchOptions {
   // at once from different threads, up to its window ahead of the reader,
   // so they reach us reordered by about that much. Default: 8 MiB.
   uint64_t reorder_bytes = 8 << 20;
+  // A file read at random (kRandomReadsBeforeFill non-sequential reads on
+  // one handle) and no larger than this is fetched whole in the background,
+  // in large ranged requests, so the rest of its random reads are hits
+  // instead of a 1-chunk origin round trip each. 0 disables. Default: 0 here;
+  // the daemon sets min(random_fill, ram_size / 4).
+  uint64_t random_fill_max = 0;
 };
 
 struct PrefetchStats {
   uint64_t jobs = 0, dropped = 0, chunks = 0, requests = 0, failures = 0;
   uint64_t promoted = 0;  // chunks moved up from a lower tier ahead of the reader
   uint64_t files = 0;     // one-chunk files read ahead of a directory scan
+  uint64_t fills = 0;     // randomly read files queued to be fetched whole
 };
 
 class Prefetcher {
@@ -142,6 +151,9 @@ class Prefetcher {
   struct Job {
     std::shared_ptr<const FileRef> file;
     bool whole_file = false;  // prefetch_file(): chunk 0 through the cache, no fills
+    // A background fill: fills[i].second is null (nothing registered, so no
+    // reader ever waits for this job; a chunk a reader fetches meanwhile is
+    // at worst downloaded twice).
     uint64_t first = 0;  // chunk index of fills[0]
     // The fills this job leads, registered when it was queued, for chunks
     // first, first+1, ... Every one is finished on every path.
@@ -155,6 +167,9 @@ class Prefetcher {
   // and false is returned.
   bool fetch_run(Job& job, size_t lo, size_t hi, const std::stop_token& stop);
   void give_up_range(Job& job, size_t from, size_t to, const Status& why);
+  // Queues background fills of every chunk of `file` (random_fill_max).
+  void fill_file(const std::shared_ptr<const FileRef>& file);
+  static constexpr uint32_t kRandomReadsBeforeFill = 8;
   enum class Where { kNowhere, kTop, kLower };
   Where where(const std::string& key);
 
@@ -168,7 +183,7 @@ class Prefetcher {
   bool stopping_ = false;  // guarded by mu_
   std::vector<std::jthread> threads_;
 
-  std::atomic<uint64_t> jobs_{0}, dropped_{0}, chunks_{0}, requests_{0}, failures_{0}, promoted_{0}, files_{0};
+  std::atomic<uint64_t> jobs_{0}, dropped_{0}, chunks_{0}, requests_{0}, failures_{0}, promoted_{0}, files_{0}, fills_{0};
 };
 
 }  // namespace daramjwee::fs

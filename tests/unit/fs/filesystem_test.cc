@@ -288,6 +288,30 @@ TEST_CASE("filesystem: files opened in name order get their next siblings read a
   CHECK(rig.fs->stats().prefetch.files == files);
 }
 
+TEST_CASE("filesystem: a file read at random is fetched whole in the background", "[fs]") {
+  fs::FilesystemOptions o;
+  o.prefetch.random_fill_max = 1 << 20;
+  Rig rig(o);
+  const std::string want = pattern(64 * 4096 + 123, 1);
+  auto h = rig.fs->open(rig.ino("big.bin"), false);
+  REQUIRE(h);
+  const uint64_t offsets[] = {50, 3, 31, 12, 60, 7, 44, 20};  // chunk indices, none adjacent
+  for (uint64_t c : offsets) CHECK(rig.read(h->fh, c * 4096 + 9, 100) == want.substr(c * 4096 + 9, 100));
+  auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (rig.fs->stats().prefetch.chunks < 65 - 8 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(1ms);
+  CHECK(rig.fs->stats().prefetch.fills == 1);
+  const int reads = rig.origin->reads;
+  // Every chunk is cached now: reading the whole file costs the origin nothing.
+  std::string all;
+  for (uint64_t off = 0; off < want.size(); off += 4096) all += rig.read(h->fh, off, 4096);
+  CHECK(all == want);
+  CHECK(rig.origin->reads == reads);
+  // The 8 random reads, then one request per run between them (at most 9).
+  CHECK(reads <= 8 + 9);
+  rig.fs->release(h->fh);
+}
+
 TEST_CASE("filesystem: random reads fetch only the chunks they touch", "[fs]") {
   Rig rig;
   auto h = rig.fs->open(rig.ino("big.bin"), false);
