@@ -40,6 +40,7 @@ class FlightReader final : public Reader {
   }
   Result<uint64_t> skip(uint64_t n) override { return Reader::skip(n); }
   std::optional<SharedView> view() override { return flight_->view_at(pos_); }
+  std::optional<FileRegion> file_region() override { return flight_->region_at(pos_); }
   std::optional<uint64_t> size_hint() const override {
     const auto& m = flight_->metadata();
     if (m.size >= pos_ && m.size > 0) return m.size - pos_;
@@ -159,6 +160,17 @@ std::optional<SharedView> Flight::view_at(uint64_t pos) {
   if (!eof_ || pos >= total_ || starts_.empty() || pos < starts_.back()) return std::nullopt;
   const SharedBytes& last = segments_.back();
   return SharedView{last->span().subspan(static_cast<size_t>(pos - starts_.back())), last};
+}
+
+std::optional<FileRegion> Flight::region_at(uint64_t pos) {
+  std::lock_guard lock(mu_);
+  // Not while pumping: source_ belongs to the pump then.
+  if (state_ != State::kStreaming || pumping_ || total_ != 0 || eof_ || !source_) return std::nullopt;
+  auto region = source_->file_region();
+  if (!region || pos > region->length) return std::nullopt;
+  region->offset += pos;
+  region->length -= pos;
+  return region;
 }
 
 void Flight::pump() {

@@ -82,6 +82,10 @@ class Flight : public std::enable_shared_from_this<Flight> {
   // ended and [pos, end) lies in its last segment; adopts a one-buffer
   // source first (no I/O). nullopt otherwise.
   std::optional<SharedView> view_at(uint64_t pos);
+  // The body from `pos` as a file range, while nothing has been pumped and
+  // the source is a plain file range (a disk-tier body shared by waiters):
+  // they splice from the file instead of copying through the flight.
+  std::optional<FileRegion> region_at(uint64_t pos);
   // The pumping reader's work: one segment from the origin into the sink
   // and the segment list. Requires: pumping_ set by the caller.
   void pump();

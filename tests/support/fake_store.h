@@ -4,17 +4,50 @@
 // Thread-safety: all methods are thread-safe; fault switches are atomics.
 #pragma once
 
+#include <sys/syscall.h>
+#include <unistd.h>
+
 #include <atomic>
 #include <chrono>
 #include <functional>
 #include <map>
 #include <mutex>
+#include <stdexcept>
 #include <string>
 #include <thread>
 
 #include "core/store.h"
 
 namespace daramjwee::testing {
+
+// A body in a memfd: read() by pread, file_region() for splicing.
+class FileBackedReader final : public Reader {
+ public:
+  explicit FileBackedReader(const Bytes& data) : len_(data.size()) {
+    int fd = static_cast<int>(::syscall(SYS_memfd_create, "fake-store", 0));
+    if (fd < 0 || ::write(fd, data.data(), data.size()) != static_cast<ssize_t>(data.size()))
+      throw std::runtime_error("memfd for a fake file-backed body");
+    fd_ = std::shared_ptr<int>(new int(fd), [](int* p) { ::close(*p); delete p; });
+  }
+  Result<size_t> read(std::span<std::byte> out) override {
+    size_t n = static_cast<size_t>(std::min<uint64_t>(out.size(), len_ - pos_));
+    if (n == 0) return size_t{0};
+    if (::pread(*fd_, out.data(), n, static_cast<off_t>(pos_)) != static_cast<ssize_t>(n))
+      return Status::io_error("pread of a fake file-backed body");
+    pos_ += n;
+    return n;
+  }
+  std::optional<FileRegion> file_region() override { return FileRegion{*fd_, pos_, len_ - pos_, fd_}; }
+  std::optional<uint64_t> size_hint() const override { return len_ - pos_; }
+
+ private:
+  std::shared_ptr<int> fd_;
+  uint64_t len_;
+  uint64_t pos_ = 0;
+};
+inline std::unique_ptr<Reader> make_file_backed_reader(const Bytes& data) {
+  return std::make_unique<FileBackedReader>(data);
+}
 
 class FakeStore final : public Store {
  public:
@@ -25,6 +58,8 @@ class FakeStore final : public Store {
   std::atomic<uint64_t> max_object{UINT64_MAX};  // larger objects: kResourceExhausted
   std::atomic<int> commit_delay_ms{0};
   std::atomic<uint64_t> gets{0}, commits{0}, removes{0}, updates{0};
+  // Bodies are served from a memfd (file_region() works, like the disk tier).
+  std::atomic<bool> file_backed{false};
   // Called after a get() that missed, outside the lock (set before use).
   std::function<void(std::string_view key)> after_miss;
 
@@ -39,6 +74,9 @@ class FakeStore final : public Store {
       lock.unlock();
       if (after_miss) after_miss(key);
       return std::optional<StoreEntry>();
+    }
+    if (file_backed) {
+      return std::optional<StoreEntry>(StoreEntry{it->second.meta, make_file_backed_reader(*it->second.data)});
     }
     return std::optional<StoreEntry>(StoreEntry{it->second.meta, make_bytes_reader(it->second.data)});
   }

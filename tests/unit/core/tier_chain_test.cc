@@ -369,3 +369,23 @@ TEST_CASE("tier_chain: a large lower-tier hit streams through a tee and is promo
   CHECK(c.stores[0]->value("big") == big);
   CHECK(c.cache->stats().tiers[0].promotions == 1);
 }
+
+TEST_CASE("tier_chain: a body shared through a flight keeps its file range", "[core]") {
+  // Probation keeps a first lower-tier hit out of tier 0; its body still
+  // reaches the caller through the key's flight, and a file-backed body must
+  // stay spliceable there.
+  Chain c(2, [](CacheOptions& o) { o.promotion_probation = true; });
+  c.stores[1]->put("k", "on disk", aged(0s));
+  c.stores[1]->file_backed = true;
+  auto r = c.cache->get("k", c.origin);
+  REQUIRE(r.has_value());
+  CHECK(r->source.tier == 1);
+  auto region = r->body->file_region();
+  REQUIRE(region.has_value());
+  CHECK(region->length == 7);
+  std::string got(7, '\0');
+  CHECK(pread(region->fd, got.data(), 7, static_cast<off_t>(region->offset)) == 7);
+  CHECK(got == "on disk");
+  CHECK(drain(*r->body) == "on disk");
+  CHECK_FALSE(c.stores[0]->contains("k"));
+}
