@@ -59,7 +59,7 @@ ORIGIN="http://127.0.0.1:$PORT/"
 echo "origin: nginx at $ORIGIN serving $WORK/root"
 
 mount_it() {
-  "$BIN" "$ORIGIN" "$MNT" -f -o "cache_dir=$WORK/cache,ttl=300,log_level=warn" 2>>"$WORK/daemon.log" &
+  "$BIN" "$ORIGIN" "$MNT" -f -o "cache_dir=$WORK/cache,ttl=300,xattrs=true,log_level=warn" 2>>"$WORK/daemon.log" &
   DAEMON_PID=$!
   for _ in $(seq 200); do mountpoint -q "$MNT" && return 0; sleep 0.05; done
   echo "mount failed:"; cat "$WORK/daemon.log"; exit 1
