@@ -260,8 +260,8 @@ struct Filesystem::Impl {
     return it == dirs.end() ? nullptr : it->second;
   }
 
-  // One whole chunk, as memory or a file range, with what keeps it alive.
-  // *served becomes where it came from (a tier index or Source::kOrigin).
+  // One whole chunk, as memory or a file range, with what keeps it alive
+  // and where it came from (ChunkRef::served).
   FsResult<ChunkRef> chunk_ref(const std::shared_ptr<const FileRef>& file, uint64_t index) {
     const std::string key = chunk_key(file->path, file->version, index);
     const uint64_t expected = file->chunk_length(index);

@@ -216,6 +216,7 @@ std::shared_ptr<Fetcher> make_chunk_fetcher(std::shared_ptr<ChunkSource> source,
 Prefetcher::Prefetcher(PrefetchOptions options, std::shared_ptr<Cache> cache,
                        std::shared_ptr<ChunkSource> source)
     : options_(options), cache_(std::move(cache)), source_(std::move(source)) {
+  if (auto names = cache_->tier_names(); !names.empty()) top_tier_ = names.front();
   for (int i = 0; i < options_.threads; i++) {
     threads_.emplace_back([this](std::stop_token st) { run(st); });
   }
@@ -363,9 +364,8 @@ void Prefetcher::run(std::stop_token stop) {
 Prefetcher::Where Prefetcher::where(const std::string& key) {
   auto found = cache_->locate(key);
   if (!found || found->empty()) return Where::kNowhere;
-  auto names = cache_->tier_names();
   for (const auto& p : *found) {
-    if (!names.empty() && p.tier == names.front()) return Where::kTop;
+    if (p.tier == top_tier_) return Where::kTop;
   }
   return Where::kLower;
 }

@@ -176,6 +176,7 @@ class Prefetcher {
   const PrefetchOptions options_;
   std::shared_ptr<Cache> cache_;
   std::shared_ptr<ChunkSource> source_;
+  std::string top_tier_;  // tier 0's name (tiers are fixed once the cache is open)
 
   std::mutex mu_;
   std::condition_variable_any cv_;
