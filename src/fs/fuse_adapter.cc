@@ -10,6 +10,7 @@
 #include <fuse3/fuse_lowlevel.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <sys/vfs.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -356,6 +357,14 @@ void set_kernel_readahead(const std::string& dir, uint64_t bytes) {
   if (::stat(dir.c_str(), &st) != 0) {
     int err = errno;
     log->info("kernel read-ahead left at the kernel's default: stat {}: {}", dir, std::strerror(err));
+    return;
+  }
+  // If the mount is already gone (an unmount right after start), the path
+  // names the directory underneath, whose device must not be touched.
+  struct statfs sfs;
+  constexpr long kFuseMagic = 0x65735546;  // FUSE_SUPER_MAGIC
+  if (::statfs(dir.c_str(), &sfs) != 0 || static_cast<long>(sfs.f_type) != kFuseMagic) {
+    log->info("kernel read-ahead left alone: {} is no longer a FUSE mount", dir);
     return;
   }
   const std::string path = fmt::format("/sys/class/bdi/{}:{}/read_ahead_kb", major(st.st_dev), minor(st.st_dev));
