@@ -266,7 +266,7 @@ Status DiskStore::publish(std::string_view key, IndexRecord rec, const std::stri
     if (s.ok() && inline_data) s = b.Put(disk_detail::data_key(key), *inline_data);
     if (s.ok() && !inline_data) s = b.Delete(disk_detail::data_key(key));
     if (s.ok()) s = b.Delete(disk_detail::access_key(key));  // the record's commit_seq is newer
-    if (s.ok()) s = db_->Write(disk_detail::write_options(opts_.fsync == FsyncPolicy::kOnCommit), &b);
+    if (s.ok()) s = write(opts_.fsync == FsyncPolicy::kOnCommit, &b);
     if (!s.ok()) {
       (void)db_->Resume();  // see delete_locked
       return disk_detail::from_rocks(s, "commit");

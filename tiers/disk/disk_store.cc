@@ -159,12 +159,17 @@ void DiskStore::forget_entry_locked(std::string_view key) {
   used_mirror_.store(used_bytes_, std::memory_order_relaxed);
 }
 
+rocksdb::Status DiskStore::write(bool sync, rocksdb::WriteBatch* batch) {
+  std::lock_guard lock(write_mu_);
+  return db_->Write(disk_detail::write_options(sync), batch);
+}
+
 Status DiskStore::delete_locked(std::string_view key, const IndexRecord& rec) {
   rocksdb::WriteBatch b;
   auto s = b.Delete(disk_detail::entry_key(key));
   if (s.ok() && rec.file_id == 0) s = b.Delete(disk_detail::data_key(key));
   if (s.ok()) s = b.Delete(disk_detail::access_key(key));
-  if (s.ok()) s = db_->Write(disk_detail::write_options(opts_.fsync == FsyncPolicy::kOnCommit), &b);
+  if (s.ok()) s = write(opts_.fsync == FsyncPolicy::kOnCommit, &b);
   if (!s.ok()) {
     // A failed write (disk full) can leave RocksDB read-only; let the next
     // write find out whether space came back.
@@ -333,8 +338,9 @@ Result<bool> DiskStore::update_metadata(std::string_view key, const Metadata& md
   rec.md.origin_mtime_ns = md.origin_mtime_ns;
   rec.md.cached_at = md.cached_at;
   std::string enc = disk_detail::encode_record(rec);
-  auto s = db_->Put(disk_detail::write_options(opts_.fsync == FsyncPolicy::kOnCommit),
-                    disk_detail::entry_key(key), enc);
+  rocksdb::WriteBatch b;
+  auto s = b.Put(disk_detail::entry_key(key), enc);
+  if (s.ok()) s = write(opts_.fsync == FsyncPolicy::kOnCommit, &b);
   if (!s.ok()) return disk_detail::from_rocks(s, "update_metadata");
   std::lock_guard l(mu_);
   if (auto it = entries_.find(std::string(key)); it != entries_.end()) {
@@ -421,7 +427,7 @@ Status DiskStore::persist_access(bool all) {
     if (!s.ok()) return disk_detail::from_rocks(s, "persist_access");
   }
   // A key removed meanwhile gets a stray "a:" record; open() deletes those.
-  return disk_detail::from_rocks(db_->Write(disk_detail::write_options(false), &b), "persist_access");
+  return disk_detail::from_rocks(write(false, &b), "persist_access");
 }
 
 void DiskStore::evict_to_capacity() {
