@@ -10,6 +10,7 @@
 import errno
 import os
 import threading
+import time
 
 import mountlib
 from mountlib import check
@@ -36,8 +37,14 @@ def main(binary, work):
         if os.geteuid() == 0:
             dev = os.stat(m.mnt).st_dev
             ra_path = "/sys/class/bdi/%d:%d/read_ahead_kb" % (os.major(dev), os.minor(dev))
-            with open(ra_path) as f:
-                ra = f.read().strip()
+            # Set by the daemon just after INIT, asynchronously: allow it a moment.
+            deadline = time.monotonic() + 10
+            while True:
+                with open(ra_path) as f:
+                    ra = f.read().strip()
+                if ra == "4096" or time.monotonic() > deadline:
+                    break
+                time.sleep(0.05)
             check(ra == "4096", "kernel read-ahead of the mount is 4096 KiB (got %s)" % ra)
         try:
             os.getxattr(m.path("seq.bin"), "security.selinux")
