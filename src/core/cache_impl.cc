@@ -336,21 +336,8 @@ Result<GetResult> CacheImpl::get(std::string_view key, const std::shared_ptr<Fet
       if (!leader) return follow(*f);
       flight = std::move(f);
       guard.emplace(flight);
-      // A flight that ended between our tier-0 lookup and join_or_lead()
-      // has just published the key there (it commits before it ends).
       if ((failed & 1) == 0) {
-        if (auto r = e.tiers[0]->store->get(key); r && r->has_value()) {
-          StoreEntry entry = std::move(**r);
-          if (!entry.metadata.negative && e.is_fresh(*e.tiers[0], entry.metadata, now)) {
-            inc(e.tiers[0]->c.hits);
-            GetResult out;
-            out.metadata = entry.metadata;
-            out.source.tier = 0;
-            flight->start(entry.metadata, std::move(entry.body), nullptr, nullptr, nullptr, 0);
-            out.body = flight->reader();
-            return out;
-          }
-        }
+        if (auto hit = recheck_tier0(key, *flight)) return std::move(*hit);
       }
     }
     Tier& t = *e.tiers[i];
@@ -397,6 +384,21 @@ Result<GetResult> CacheImpl::get(std::string_view key, const std::shared_ptr<Fet
     return out;
   }
   return fetch_from_origin(key, gen, failed, fetcher, std::move(flight));
+}
+
+std::optional<GetResult> CacheImpl::recheck_tier0(std::string_view key, Flight& flight) {
+  Engine& e = *e_;
+  auto r = e.tiers[0]->store->get(key);
+  if (!r || !r->has_value()) return std::nullopt;
+  StoreEntry entry = std::move(**r);
+  if (entry.metadata.negative || !e.is_fresh(*e.tiers[0], entry.metadata, Clock::now())) return std::nullopt;
+  inc(e.tiers[0]->c.hits);
+  GetResult out;
+  out.metadata = entry.metadata;
+  out.source.tier = 0;
+  flight.start(entry.metadata, std::move(entry.body), nullptr, nullptr, nullptr, 0);
+  out.body = flight.reader();
+  return out;
 }
 
 Result<GetResult> CacheImpl::follow(Flight& flight) {
@@ -518,22 +520,8 @@ Result<GetResult> CacheImpl::fetch_from_origin(std::string_view key, uint64_t ge
     flight = std::move(f);
   }
   LeaderGuard guard(flight);
-  // Re-check tier 0 now that we lead: a flight that ended between our tier
-  // lookups and join_or_lead() has just published the key there (it commits
-  // before it unregisters), and fetching again would be a second fetch.
   if (!rechecked && (failed & 1) == 0) {
-    if (auto r = e.tiers[0]->store->get(key); r && r->has_value()) {
-      StoreEntry entry = std::move(**r);
-      if (!entry.metadata.negative && e.is_fresh(*e.tiers[0], entry.metadata, Clock::now())) {
-        inc(e.tiers[0]->c.hits);
-        GetResult out;
-        out.metadata = entry.metadata;
-        out.source.tier = 0;
-        flight->start(entry.metadata, std::move(entry.body), nullptr, nullptr, nullptr, 0);
-        out.body = flight->reader();
-        return out;
-      }
-    }
+    if (auto hit = recheck_tier0(key, *flight)) return std::move(*hit);
   }
   inc(e.origin.fetches);
   Result<FetchOutcome> fetched = guarded_fetch(*fetcher, key, nullptr);

@@ -110,6 +110,11 @@ class CacheImpl final : public Cache {
                                       std::shared_ptr<Flight> led = nullptr);
   // The outcome of a flight this caller joined as a follower.
   Result<GetResult> follow(Flight& flight);
+  // Called by a new leader: a flight that ended between the caller's tier-0
+  // lookup and its join_or_lead() has just published the key in tier 0 (it
+  // commits before it ends), and looking further would fetch it again. On a
+  // fresh tier-0 hit, starts `flight` with it and returns the result.
+  std::optional<GetResult> recheck_tier0(std::string_view key, Flight& flight);
   void publish_negative(std::string key, uint64_t gen, uint64_t failed, const Metadata& neg);
   static void refresh_now(Engine& e, const std::string& key, Fetcher& fetcher);
   static void replace_everywhere(Engine& e, const std::string& key, uint64_t gen,

@@ -287,17 +287,21 @@ void Prefetcher::on_read(ReadaheadState& st, const std::shared_ptr<const FileRef
   }
   st.planned_until = start + job.fills.size();
   if (job.fills.empty()) return;
+  if (!enqueue(job)) give_up(job, 0, FillTable::skipped());
+}
+
+bool Prefetcher::enqueue(Job& job) {
   {
     std::lock_guard lock(mu_);
     if (!stopping_ && queue_.size() < options_.queue) {
       queue_.push_back(std::move(job));
       jobs_.fetch_add(1, std::memory_order_relaxed);
       cv_.notify_one();
-      return;
+      return true;
     }
   }
   dropped_.fetch_add(1, std::memory_order_relaxed);
-  give_up(job, 0, FillTable::skipped());
+  return false;
 }
 
 void Prefetcher::prefetch_file(std::shared_ptr<const FileRef> file) {
@@ -305,16 +309,7 @@ void Prefetcher::prefetch_file(std::shared_ptr<const FileRef> file) {
   Job job;
   job.file = std::move(file);
   job.whole_file = true;
-  {
-    std::lock_guard lock(mu_);
-    if (!stopping_ && queue_.size() < options_.queue) {
-      queue_.push_back(std::move(job));
-      jobs_.fetch_add(1, std::memory_order_relaxed);
-      cv_.notify_one();
-      return;
-    }
-  }
-  dropped_.fetch_add(1, std::memory_order_relaxed);
+  enqueue(job);  // dropped (counted) when full
 }
 
 void Prefetcher::fill_file(const std::shared_ptr<const FileRef>& file) {
@@ -328,14 +323,7 @@ void Prefetcher::fill_file(const std::shared_ptr<const FileRef>& file) {
     for (uint64_t i = first; i < std::min(total, first + per_job); i++) {
       job.fills.emplace_back(chunk_key(file->path, file->version, i), nullptr);
     }
-    std::lock_guard lock(mu_);
-    if (stopping_ || queue_.size() >= options_.queue) {
-      dropped_.fetch_add(1, std::memory_order_relaxed);
-      continue;
-    }
-    queue_.push_back(std::move(job));
-    jobs_.fetch_add(1, std::memory_order_relaxed);
-    cv_.notify_one();
+    enqueue(job);  // dropped (counted) when full: that part is fetched on demand
   }
 }
 

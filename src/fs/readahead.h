@@ -167,6 +167,9 @@ class Prefetcher {
   // and false is returned.
   bool fetch_run(Job& job, size_t lo, size_t hi, const std::stop_token& stop);
   void give_up_range(Job& job, size_t from, size_t to, const Status& why);
+  // Queues `job` (moved from) and returns true; when stopping or the queue
+  // is full, counts it as dropped and returns false with `job` untouched.
+  bool enqueue(Job& job);
   // Queues background fills of every chunk of `file` (random_fill_max).
   void fill_file(const std::shared_ptr<const FileRef>& file);
   static constexpr uint32_t kRandomReadsBeforeFill = 8;
