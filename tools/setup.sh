@@ -17,6 +17,8 @@ PKGS=(
   nginx-light curl openssl python3 sqlite3 fio attr psmisc procps
   # ops tests: systemd-analyze (systemd), runuser (util-linux), mount(8) (mount)
   systemd util-linux mount
+  # the benchmark's WAN mode and its test: ip netns, veth, tc
+  iproute2
 )
 
 missing=()

@@ -38,7 +38,7 @@ def free_port():
         return s.getsockname()[1]
 
 
-def config(tmp, root, port):
+def config(tmp, root, port, host="127.0.0.1"):
     root = os.path.abspath(root).rstrip("/")
     user = "user root;\n" if os.geteuid() == 0 else ""
     temps = "".join(f"  {d}_temp_path {tmp}/{d};\n"
@@ -57,7 +57,7 @@ http {{
   keepalive_timeout 60s;
   etag on;
   server {{
-    listen 127.0.0.1:{port};
+    listen {host}:{port};
     server_name localhost;
     root {root};
     location / {{ autoindex on; autoindex_format json; }}
@@ -71,10 +71,16 @@ http {{
 
 class Nginx:
     """One nginx instance serving `root`. start() picks a free port (retrying
-    if another process grabs it first) and waits until nginx answers."""
+    if another process grabs it first) and waits until nginx answers.
 
-    def __init__(self, root):
+    netns/host (the benchmark's WAN mode only): run nginx inside that network
+    namespace (`ip netns exec`), listening on `host`, an address of a veth
+    that only this machine's root namespace can reach."""
+
+    def __init__(self, root, netns=None, host="127.0.0.1"):
         self.root = root
+        self.netns = netns
+        self.host = host
         self.port = None
         self.proc = None
         self.tmp = None
@@ -86,16 +92,17 @@ class Nginx:
             self.port = free_port()
             conf = os.path.join(self.tmp, "nginx.conf")
             with open(conf, "w") as f:
-                f.write(config(self.tmp, self.root, self.port))
+                f.write(config(self.tmp, self.root, self.port, self.host))
             self.access_log = os.path.join(self.tmp, "access.log")
+            prefix = ["ip", "netns", "exec", self.netns] if self.netns else []
             self.proc = subprocess.Popen(
-                [NGINX, "-p", self.tmp, "-c", conf, "-g", "daemon off;"],
+                prefix + [NGINX, "-p", self.tmp, "-c", conf, "-g", "daemon off;"],
                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                 stderr=open(os.path.join(self.tmp, "stderr.log"), "w"))
             deadline = time.monotonic() + timeout
             while time.monotonic() < deadline and self.proc.poll() is None:
                 try:
-                    with socket.create_connection(("127.0.0.1", self.port), 0.2):
+                    with socket.create_connection((self.host, self.port), 0.2):
                         return self.port, self.access_log
                 except OSError:
                     time.sleep(0.02)

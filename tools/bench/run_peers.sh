@@ -4,6 +4,7 @@
 # nginx on 127.0.0.1. Writes tools/bench/results/{results.json,results.md,chart.png}.
 #
 #   sudo tools/bench/run_peers.sh [--quick] [--only ours,rclone,httpdirfs] [--out DIR]
+#   sudo tools/bench/run_peers.sh --wan 20,200   # origin behind 20 ms RTT, 200 Mbit/s
 #
 # DAEMON=path overrides the daramjwee-fs binary (default: the committed HEAD,
 # built once in /var/tmp/dj-peers-src-REV). Needs root.

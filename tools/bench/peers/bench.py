@@ -2,6 +2,7 @@
 """daramjwee-fs against its physical limits and its peers, in one run.
 
     tools/bench/run_peers.sh [--quick] [--out DIR] [--only ours,rclone,httpdirfs]
+                             [--wan RTT_MS,RATE_MBIT]
     (or: python3 tools/bench/peers/bench.py --daemon BUILD/src/daemon/daramjwee-fs ...)
 
 One nginx on a free 127.0.0.1 port (tests/support/nginx_fixture.py) serves a
@@ -21,6 +22,10 @@ written; listings are checked against the dataset's names and sizes; negative
 lookups must be ENOENT. A mismatch marks that cell FAIL (whoever returned it)
 and stays in the outputs. Origin requests per cell come from nginx's access log.
 Peak RSS is VmHWM of each daemon, read before every unmount.
+
+WAN mode (--wan 20,200): the same run with nginx in a network namespace
+behind a shaped veth (wan.py: netem where the kernel has it, else TBF plus a
+delaying relay), on the smaller "wan" dataset; outputs in results/wan.
 
 Outputs in --out: results.json (raw), results.md (tables), chart.png (gnuplot).
 Standard library only. Needs root (drop_caches), /dev/fuse, nginx, curl, fio,
@@ -45,6 +50,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.abspath(os.path.join(HERE, "..", "..", ".."))
 sys.path.insert(0, os.path.join(REPO, "tests", "support"))
 import nginx_fixture  # noqa: E402
+sys.path.insert(0, HERE)
+import wan  # noqa: E402
 
 MiB = 1 << 20
 SYSTEMS = ("ours", "rclone", "httpdirfs")
@@ -56,6 +63,10 @@ SIZES = {
                  cell_timeout=300, small_budget=90),
     "quick": dict(big_mib=32, par_mib=16, small_n=1000, neg_n=1000, fio_s=3,
                   cell_timeout=120, small_budget=30),
+    # --wan: every byte crosses the shaped link (25 MB/s at 200 Mbit), and a
+    # one-file-at-a-time reader of 10,000 files would take minutes per system.
+    "wan": dict(big_mib=64, par_mib=32, small_n=1000, neg_n=1000, fio_s=10,
+                cell_timeout=300, small_budget=90),
 }
 
 # Peer flags and why (recorded in the JSON and docs/BENCHMARKS.md).
@@ -545,6 +556,11 @@ def w_neg(base, man, n):
                 "return ENOENT" % wrong)
 
 
+def cold_median_of(fn, n):
+    """median_of for cold cells: the page cache is dropped before each run."""
+    return median_of(lambda: (drop_caches(), fn())[1], n)
+
+
 def median_of(fn, n):
     """Runs a short cell n times (hot cells take well under a second, and one
     sample on a loaded machine is noise); reports the median, keeps every
@@ -621,7 +637,9 @@ def l_curl_small(url, man, shm):
 class Bench:
     def __init__(self, args):
         self.args = args
-        self.sz = SIZES["quick" if args.quick else "full"]
+        self.mode = "wan" if args.wan else ("quick" if args.quick else "full")
+        self.sz = SIZES[self.mode]
+        self.wan = None
         self.cells = []  # every measurement
         self.work = tempfile.mkdtemp(prefix="dj-peers-", dir=args.workdir)
         self.shm = tempfile.mkdtemp(prefix="dj-peers-", dir="/dev/shm")
@@ -644,6 +662,9 @@ class Bench:
         if "p99_us" in res:
             vs += " p99 %.0f us" % res["p99_us"]
         org = (" origin=%d req" % origin["requests"]) if origin else ""
+        if len(res.get("samples") or ()) > 1:
+            vs += " (median of %s)" % "/".join("%.0f" % x if isinstance(x, (int, float)) else "-"
+                                               for x in res["samples"])
         flag = "" if res.get("verify") == "ok" else "   <<<<< %s" % res.get("verify")
         log("%-22s %-10s %s%s%s" % (workload, LABEL.get(system, system), vs, org, flag))
 
@@ -672,29 +693,51 @@ class Bench:
             return dict(value=None, verify="FAIL: %s: %s" % (type(box["e"]).__name__, box["e"]))
         return box["r"]
 
-    def session(self, system, steps):
+    def session(self, system, steps, repeat=1):
         """steps: list of (workload, state, fn(base)) with state in
-        cold|warm|hot|remount. 'cold' drops the page cache; 'warm' unmounts,
-        drops, remounts on the same cache dir; 'hot' reads as is."""
+        cold|warm|hot|prep. 'cold' drops the page cache; 'warm' unmounts,
+        drops, remounts on the same cache dir; 'hot' reads as is; 'prep' runs
+        unrecorded. repeat > 1 runs the whole session that many times, each
+        on a fresh cache dir, and records per workload the median run (with
+        every sample, and the first failed verification if any): one cold
+        sample on a shared 2-core VM is mostly noise."""
+        runs = [self.session_once(system, steps) for _ in range(repeat)]
+        for i, (wl, state, _) in enumerate(steps):
+            if state == "prep":
+                continue
+            got = [r[i] for r in runs]
+            if repeat == 1:
+                res, origin = got[0]
+            else:
+                vals = sorted((r["value"], k) for k, (r, _) in enumerate(got) if r.get("value") is not None)
+                k = vals[len(vals) // 2][1] if vals else 0
+                res, origin = dict(got[k][0]), got[k][1]
+                res["samples"] = [r.get("value") for r, _ in got]
+                bad = [r["verify"] for r, _ in got if r.get("verify") != "ok"]
+                res["verify"] = bad[0] if bad else "ok"
+            self.record(wl, system, res, origin=origin)
+
+    def session_once(self, system, steps):
+        """One mount on a fresh cache dir. Returns, per step, (result,
+        origin requests); failures are results with value None."""
         fs = self.fs[system]
+        out = [(dict(value=None, verify="FAIL: not run"), None) for _ in steps]
+
+        def fail_rest(i, why):
+            for j in range(i, len(steps)):
+                out[j] = (dict(value=None, verify="FAIL: " + (why if j == i else "not run (as above)")), None)
+            return out
+
         if system in self.unavailable:
-            for wl, state, _ in steps:
-                if state != "prep":
-                    self.fail(wl, system, self.unavailable[system])
-            return
+            return fail_rest(0, self.unavailable[system])
         fs.fresh_cache()
         mark = self.origin.mark()
         try:
             fs.mount()
         except MountError as e:
-            first = True
-            for wl, state, _ in steps:
-                if state != "prep":
-                    self.fail(wl, system, ("mount: %s" % e) if first else "mount failed (as above)")
-                    first = False
-            return
+            return fail_rest(0, "mount: %s" % e)
         try:
-            for wl, state, fn in steps:
+            for i, (wl, state, fn) in enumerate(steps):
                 if state == "warm":
                     fs.unmount()
                     drop_caches()
@@ -702,22 +745,20 @@ class Bench:
                     try:
                         fs.mount()
                     except MountError as e:
-                        self.fail(wl, system, "remount: %s" % e)
-                        return
+                        return fail_rest(i, "remount: %s" % e)
                 elif state == "cold":
                     drop_caches()
                 if fs.proc is None:
-                    self.fail(wl, system, "daemon not running (killed after an earlier timeout)")
+                    out[i] = (dict(value=None, verify="FAIL: daemon not running (killed after an "
+                                   "earlier timeout)"), None)
                     continue
                 res = self.guarded(fs, lambda: fn(fs.mnt))
                 fs.sample_rss()
-                if state == "prep":
-                    if res.get("verify") != "ok":
-                        log("%s: preparation step failed: %s" % (system, res.get("verify")))
-                    mark = self.origin.mark()
-                    continue
-                self.record(wl, system, res, origin=self.origin.since(mark))
+                if state == "prep" and res.get("verify") != "ok":
+                    log("%s: preparation step failed: %s" % (system, res.get("verify")))
+                out[i] = (res, self.origin.since(mark))
                 mark = self.origin.mark()
+            return out
         finally:
             fs.unmount()
             shutil.rmtree(fs.cache, ignore_errors=True)
@@ -792,10 +833,23 @@ class Bench:
             log("UNAVAILABLE %s: %s (reported as FAIL in every cell)" % (s, why))
         log("dataset: %s in %s" % (self.sz, self.root))
         man = make_dataset(self.root, self.sz)
-        ngx = nginx_fixture.Nginx(self.root)
-        port, access_log = ngx.start()
+        if self.args.wan:
+            rtt, rate = self.args.wan
+            self.wan = wan.Wan(rtt, rate).up()
+            log("WAN: namespace %s, origin at %s: %s" % (self.wan.ns, self.wan.ip, self.wan.method))
+            ngx = nginx_fixture.Nginx(self.root, netns=self.wan.ns, host=self.wan.ip)
+        else:
+            ngx = nginx_fixture.Nginx(self.root)
+        try:
+            port, access_log = ngx.start()
+            host, port = self.wan.origin_endpoint(port) if self.wan else ("127.0.0.1", port)
+        except Exception:
+            if self.wan:
+                ngx.stop()
+                self.wan.down()
+            raise
         self.origin = OriginLog(access_log)
-        url = "http://127.0.0.1:%d/" % port
+        url = "http://%s:%d/" % (host, port)
         log("nginx on %s (pid %d)" % (url, ngx.proc.pid))
         for s in self.systems:
             self.fs[s] = FS(s, self.work, url, self.args.daemon)
@@ -803,19 +857,25 @@ class Bench:
         sz = self.sz
         try:
             # 1. sequential 256 MiB: cold, warm after remount, hot
-            self.limit("seq cold", lambda: l_curl_seq(url, man, self.shm), "curl (nginx, page cache dropped)")
-            self.limit("seq warm", lambda: w_seq(src, man), "native read, page cache dropped")
+            R = self.args.repeat
+            self.limit("seq cold", lambda: cold_median_of(lambda: l_curl_seq(url, man, self.shm), R),
+                       "curl (nginx, page cache dropped)")
+            self.limit("seq warm", lambda: cold_median_of(lambda: w_seq(src, man), R),
+                       "native read, page cache dropped")
             self.limit("seq hot", lambda: median_of(lambda: w_seq(src, man), 3), "native read, page cache hot", cold=False)
             for s in self.systems:
                 self.session(s, [("seq cold", "cold", lambda b: w_seq(b, man)),
                                  ("seq warm", "warm", lambda b: w_seq(b, man)),
-                                 ("seq hot", "hot", lambda b: median_of(lambda: w_seq(b, man), 3))])
+                                 ("seq hot", "hot", lambda b: median_of(lambda: w_seq(b, man), 3))],
+                             repeat=R)
             # 2. four parallel readers of four files: cold, hot
-            self.limit("par4 cold", lambda: l_curl_par(url, man, self.shm), "4 x curl (page cache dropped)")
+            self.limit("par4 cold", lambda: cold_median_of(lambda: l_curl_par(url, man, self.shm), R),
+                       "4 x curl (page cache dropped)")
             self.limit("par4 hot", lambda: (w_par(src, man), median_of(lambda: w_par(src, man), 3))[1], "native 4 readers, page cache hot", cold=False)
             for s in self.systems:
                 self.session(s, [("par4 cold", "cold", lambda b: w_par(b, man)),
-                                 ("par4 hot", "hot", lambda b: median_of(lambda: w_par(b, man), 3))])
+                                 ("par4 hot", "hot", lambda b: median_of(lambda: w_par(b, man), 3))],
+                             repeat=R)
             # 3. fio 4 KiB random reads: cold, hot (after one full read)
             self.limit("fio4k cold", lambda: w_fio(src, man, sz["fio_s"], src), "native fio, page cache dropped")
             self.limit("fio4k hot", lambda: (w_seq(src, man), w_fio(src, man, sz["fio_s"], src))[1],
@@ -849,20 +909,26 @@ class Bench:
             for f in self.fs.values():
                 f.kill()
             ngx.stop()
+            if self.wan:
+                self.wan.down()
         finished = datetime.datetime.now(datetime.timezone.utc)
         argvs = {s: (self.fs[s].argv_used or self.fs[s].argv()) if s not in self.unavailable else None
                  for s in self.systems}
         return {
             "date": started.strftime("%Y-%m-%d %H:%M UTC"),
             "duration_s": round((finished - started).total_seconds(), 1),
-            "mode": "quick" if self.args.quick else "full",
+            "mode": self.mode,
+            "wan": (dict(rtt_ms=self.wan.rtt_ms, rate_mbit=self.wan.rate_mbit,
+                         method=self.wan.method) if self.wan else None),
             "command": ("DAEMON=%s " % os.environ["DAEMON"] if os.environ.get("DAEMON") else "")
-                       + "tools/bench/run_peers.sh" + (" --quick" if self.args.quick else ""),
+                       + "tools/bench/run_peers.sh" + (" --quick" if self.args.quick else "")
+                       + (" --wan %g,%g" % tuple(self.args.wan) if self.args.wan else ""),
             "machine": self.machine(),
             "loadavg_start": [round(x, 2) for x in load_start],
             "loadavg_end": [round(x, 2) for x in os.getloadavg()],
             "versions": self.versions(),
             "sizes": sz,
+            "repeat": self.args.repeat,
             "flags": {s: {"argv": argvs.get(s), "why": PEER_FLAGS[s]["why"]} for s in self.systems},
             "unavailable": self.unavailable,
             "peak_rss_kb": {s: self.fs[s].peak_rss_kb for s in self.systems},
@@ -874,15 +940,37 @@ class Bench:
         shutil.rmtree(self.shm, ignore_errors=True)
 
 
+def wan_arg(text):
+    try:
+        rtt, rate = (float(x) for x in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError("--wan wants RTT_MS,RATE_MBIT (e.g. 20,200), got %r" % text)
+    if rtt < 0 or rate <= 0:
+        raise argparse.ArgumentTypeError("--wan: RTT_MS must be >= 0 and RATE_MBIT > 0")
+    return rtt, rate
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--daemon", default=os.path.join(REPO, "build-peers", "src", "daemon", "daramjwee-fs"))
     ap.add_argument("--quick", action="store_true", help="small sizes, for development")
     ap.add_argument("--only", default=",".join(SYSTEMS), help="systems to run (default all)")
-    ap.add_argument("--out", default=os.path.join(REPO, "tools", "bench", "results"))
     ap.add_argument("--workdir", default="/var/tmp", help="dataset + caches (a disk, not tmpfs)")
     ap.add_argument("--keep", action="store_true", help="keep the work dir")
+    ap.add_argument("--repeat", type=int, default=3, metavar="N",
+                    help="runs of each sequential and parallel-read session, fresh cache each; "
+                    "the median is reported (default 3)")
+    ap.add_argument("--wan", metavar="RTT_MS,RATE_MBIT", type=wan_arg,
+                    help="origin in a network namespace behind RTT_MS of round trip and a "
+                    "RATE_MBIT link (e.g. 20,200); smaller dataset; default --out "
+                    "tools/bench/results/wan")
+    ap.add_argument("--out", default=None, help="output dir (default tools/bench/results, "
+                    "or results/wan with --wan)")
     args = ap.parse_args()
+    if args.repeat < 1:
+        ap.error("--repeat must be at least 1")
+    if args.out is None:
+        args.out = os.path.join(REPO, "tools", "bench", "results", *(["wan"] if args.wan else []))
     args.daemon = os.path.abspath(args.daemon)
     if os.geteuid() != 0:
         sys.exit("bench.py: needs root (drops the page cache, mounts FUSE)")

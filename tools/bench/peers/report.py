@@ -123,7 +123,19 @@ def markdown(res):
                   res["versions"]["kernel"], " ".join("%.1f" % x for x in res["loadavg_start"]),
                   " ".join("%.1f" % x for x in res["loadavg_end"]), res["mode"],
                   res["duration_s"], res["command"]))
+    if res.get("wan"):
+        w = res["wan"]
+        out.append("")
+        out.append("**WAN mode**: the origin (nginx) runs in its own network namespace, "
+                   "reached over a veth with %g ms of round trip and %g Mbit/s (%s). The "
+                   "curl limits cross the same link; the native limits read the origin's "
+                   "disk." % (w["rtt_ms"], w["rate_mbit"], w["method"]))
     out.append("")
+    if res.get("repeat", 1) > 1:
+        out.append("")
+        out.append("Sequential and 4-reader rows (limits included): the median of %d runs, each "
+                   "on a fresh mount and cache; every sample is in results.json. Hot rows: the "
+                   "median of 3 (5 for find and ls -lR) reads." % res["repeat"])
     out.append("Ratios are speed ratios: >1 means daramjwee-fs is faster, 1.00 equal "
                "(for times and latencies: other / ours; for rates: ours / other). "
                "Bold: ours below 1.00 against a peer, or below 0.90 against the limit on "
