@@ -18,7 +18,7 @@
 
 #include <rocksdb/db.h>
 #include <rocksdb/write_batch.h>
-#include <xxhash.h>
+#include "tiers/disk/checksum.h"
 
 #include <fmt/format.h>
 
@@ -78,11 +78,11 @@ class DiskSink final : public WriteSink {
           hash_.reset(XXH3_createState());
           if (!hash_) throw std::bad_alloc();
           XXH3_64bits_reset(hash_.get());
-          XXH3_64bits_update(hash_.get(), buf_.data(), buf_.size());
+          disk_detail::checksum_update(hash_.get(), buf_.data(), buf_.size());
           if (auto s = disk_detail::write_all(tmp_fd_.get(), buf_.span(), tmp_path_); !s) return fail(s);
           buf_ = Bytes();
         }
-        XXH3_64bits_update(hash_.get(), data.data(), data.size());
+        disk_detail::checksum_update(hash_.get(), data.data(), data.size());
         if (auto s = disk_detail::write_all(tmp_fd_.get(), data, tmp_path_); !s) return fail(s);
       }
     } catch (const std::bad_alloc&) {
@@ -188,7 +188,7 @@ class DiskSink final : public WriteSink {
       std::span<const std::byte> stored = packed ? packed->span() : staged();
       if (packed) rec.md.compression = Compression::kLz4;
       rec.md.stored_size = stored.size();
-      rec.checksum64 = XXH3_64bits(stored.data(), stored.size());
+      rec.checksum64 = disk_detail::checksum64(stored.data(), stored.size());
       rec.md.checksum = static_cast<uint32_t>(rec.checksum64);
       if (stored.size() <= store_->opts_.inline_threshold) {
         std::string value(reinterpret_cast<const char*>(stored.data()), stored.size());

@@ -29,7 +29,7 @@
 
 #include <rocksdb/db.h>
 #include <rocksdb/write_batch.h>
-#include <xxhash.h>
+#include "tiers/disk/checksum.h"
 
 #include <fmt/format.h>
 
@@ -246,7 +246,7 @@ Result<std::optional<StoreEntry>> DiskStore::get_impl(std::string_view key) {
   std::unique_ptr<Reader> body;
   if (rec.file_id == 0) {
     if (inline_value.size() != rec.md.stored_size) return drop("inline value has the wrong size");
-    if (XXH3_64bits(inline_value.data(), inline_value.size()) != rec.checksum64)
+    if (disk_detail::checksum64(inline_value.data(), inline_value.size()) != rec.checksum64)
       return drop("checksum mismatch (inline value)");
     auto stored = std::as_bytes(std::span(inline_value.data(), inline_value.size()));
     // Raw values are copied once, straight into the buffer the reader owns.
@@ -270,7 +270,7 @@ Result<std::optional<StoreEntry>> DiskStore::get_impl(std::string_view key) {
       if (!n) return n.error().with_tier("disk", "get");
       if (*n != rec.md.stored_size) return drop("data file is short");
       data.resize(*n);
-      if (XXH3_64bits(data.data(), data.size()) != rec.checksum64) return drop("checksum mismatch (data file)");
+      if (disk_detail::checksum64(data.data(), data.size()) != rec.checksum64) return drop("checksum mismatch (data file)");
       if (compressed) {
         auto bytes = codec.decompress(data.span(), rec.md.size);
         if (!bytes) return drop(bytes.error().message());
@@ -292,7 +292,7 @@ Result<std::optional<StoreEntry>> DiskStore::get_impl(std::string_view key) {
           auto n = disk_detail::pread_full(fd->get(), std::span(buf.data(), want), off);
           if (!n) return n.error().with_tier("disk", "get");
           if (*n != want) return drop("data file is short");
-          XXH3_64bits_update(st3.get(), buf.data(), *n);
+          disk_detail::checksum_update(st3.get(), buf.data(), *n);
           off += *n;
         }
         if (XXH3_64bits_digest(st3.get()) != rec.checksum64) return drop("checksum mismatch (data file)");

@@ -15,10 +15,27 @@
 #include <rocksdb/db.h>
 
 #include "tests/unit/tiers/disk/disk_test_util.h"
+#include "tiers/disk/checksum.h"
 
 using namespace daramjwee;
 using namespace daramjwee::tiers;
 using namespace daramjwee::tiers::testing;
+
+// Caches written before the dispatched hash must still verify: the fast
+// entry points have to produce exactly XXH3-64's values, whole and streamed.
+TEST_CASE("disk_store: the checksum is XXH3-64, whole and in pieces", "[disk]") {
+  std::vector<unsigned char> data((1 << 20) + 3);
+  for (size_t i = 0; i < data.size(); ++i) data[i] = static_cast<unsigned char>((i * 2654435761u) >> 13);
+  for (size_t n : {size_t{0}, size_t{1}, size_t{17}, size_t{240}, size_t{241}, size_t{4096}, data.size()}) {
+    CAPTURE(n);
+    CHECK(disk_detail::checksum64(data.data(), n) == XXH3_64bits(data.data(), n));
+    std::unique_ptr<XXH3_state_t, decltype(&XXH3_freeState)> st(XXH3_createState(), XXH3_freeState);
+    XXH3_64bits_reset(st.get());
+    disk_detail::checksum_update(st.get(), data.data(), n / 3);
+    disk_detail::checksum_update(st.get(), data.data() + n / 3, n - n / 3);
+    CHECK(XXH3_64bits_digest(st.get()) == XXH3_64bits(data.data(), n));
+  }
+}
 
 TEST_CASE("disk_store: options are validated and errors name the field", "[disk]") {
   DiskStoreOptions o;
