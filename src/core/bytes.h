@@ -6,10 +6,16 @@
 // data out without copying (the RAM tier replies to FUSE straight from it).
 // Thread-safety: Bytes is a plain value; SharedBytes may be shared freely
 // once published because nobody writes to it again.
+//
+// Buffers of kPageAlignFrom bytes or more start on a page boundary, so that
+// the disk tier can read into them with O_DIRECT; it costs at most one page
+// per such buffer (glibc serves these sizes with mmap anyway).
 #pragma once
 
 #include <cstddef>
+#include <cstdlib>
 #include <cstring>
+#include <new>
 #include <memory>
 #include <span>
 #include <string_view>
@@ -18,12 +24,36 @@
 
 namespace daramjwee {
 
+namespace bytes_detail {
+inline constexpr size_t kPage = 4096;
+inline constexpr size_t kPageAlignFrom = 64 * 1024;
+struct Free {
+  void operator()(std::byte* p) const noexcept { std::free(p); }
+};
+using Ptr = std::unique_ptr<std::byte[], Free>;
+// Uninitialised; throws std::bad_alloc.
+inline Ptr allocate(size_t n) {
+  void* p = nullptr;
+  if (n >= kPageAlignFrom) {
+    if (::posix_memalign(&p, kPage, n) != 0) p = nullptr;
+  } else {
+    p = std::malloc(n);
+  }
+  if (p == nullptr) throw std::bad_alloc();
+  return Ptr(static_cast<std::byte*>(p));
+}
+}  // namespace bytes_detail
+
 class Bytes {
  public:
+  // kPage-aligned data() when capacity >= kPageAlignFrom (see above).
+  static constexpr size_t kPage = bytes_detail::kPage;
+  static constexpr size_t kPageAlignFrom = bytes_detail::kPageAlignFrom;
+
   Bytes() = default;
+  // Throws std::bad_alloc.
   explicit Bytes(size_t capacity)
-      : data_(capacity ? std::make_unique_for_overwrite<std::byte[]>(capacity) : nullptr),
-        capacity_(capacity) {}
+      : data_(capacity ? bytes_detail::allocate(capacity) : nullptr), capacity_(capacity) {}
   static Bytes copy_of(std::span<const std::byte> src) {
     Bytes b(src.size());
     if (!src.empty()) std::memcpy(b.data(), src.data(), src.size());
@@ -51,7 +81,7 @@ class Bytes {
   // Grows capacity (copying the used prefix) to at least n.
   void reserve(size_t n) {
     if (n <= capacity_) return;
-    auto bigger = std::make_unique_for_overwrite<std::byte[]>(n);
+    auto bigger = bytes_detail::allocate(n);
     if (size_) std::memcpy(bigger.get(), data_.get(), size_);
     data_ = std::move(bigger);
     capacity_ = n;
@@ -66,7 +96,7 @@ class Bytes {
   std::string_view view() const { return {reinterpret_cast<const char*>(data_.get()), size_}; }
 
  private:
-  std::unique_ptr<std::byte[]> data_;
+  bytes_detail::Ptr data_;
   size_t capacity_ = 0;
   size_t size_ = 0;
 };

@@ -264,12 +264,28 @@ Result<std::optional<StoreEntry>> DiskStore::get_impl(std::string_view key) {
                     ts_ns(st.st_mtim), ts_ns(st.st_ctim)};
     bool compressed = rec.md.compression != Compression::kNone;
     if (compressed || (!is_verified(rec.file_id, stamp) && rec.md.stored_size <= kVerifyInMemoryMax)) {
-      Bytes data(std::max<uint64_t>(rec.md.stored_size, 1));
+      const size_t stored = static_cast<size_t>(rec.md.stored_size);
+      const bool direct = opts_.direct_reads && direct_reads_.load(std::memory_order_relaxed) &&
+                          stored >= Bytes::kPageAlignFrom;
+      // Direct reads transfer whole 4 KiB blocks: room for the last one.
+      Bytes data(direct ? (stored + Bytes::kPage - 1) / Bytes::kPage * Bytes::kPage : std::max<size_t>(stored, 1));
       prefault(std::span(data.data(), data.capacity()));
-      auto n = disk_detail::pread_full(fd->get(), std::span(data.data(), rec.md.stored_size), 0);
-      if (!n) return n.error().with_tier("disk", "get");
-      if (*n != rec.md.stored_size) return drop("data file is short");
-      data.resize(*n);
+      std::optional<size_t> got;
+      if (direct) {
+        auto d = disk_detail::pread_direct(fd->get(), std::span(data.data(), data.capacity()), stored);
+        if (!d) return d.error().with_tier("disk", "get");
+        if (!*d && direct_reads_.exchange(false))
+          util::logger("tier.disk")->info("O_DIRECT refused under {}: the disk tier reads through the page cache",
+                                          opts_.dir);
+        got = *d;
+      }
+      if (!got) {
+        auto n = disk_detail::pread_full(fd->get(), std::span(data.data(), stored), 0);
+        if (!n) return n.error().with_tier("disk", "get");
+        got = *n;
+      }
+      if (*got != stored) return drop("data file is short");
+      data.resize(stored);
       if (disk_detail::checksum64(data.data(), data.size()) != rec.checksum64) return drop("checksum mismatch (data file)");
       if (compressed) {
         auto bytes = codec.decompress(data.span(), rec.md.size);

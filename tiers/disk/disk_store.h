@@ -125,6 +125,12 @@ struct DiskStoreOptions {
   size_t inline_threshold = 16 << 10;        // at most 1 MiB
   double min_compression_saving = 0.1;       // Default: 0.1, in [0, 1)
   bool compress = true;                      // Default: true
+  // Default: true. Objects verified in memory on read (compressed, or raw
+  // up to 8 MiB and not yet verified since open) are read with O_DIRECT:
+  // no copy through the page cache, and no page-cache copy of bytes the
+  // tiers above keep anyway. Falls back to buffered reads by itself where
+  // the file system has no direct I/O.
+  bool direct_reads = true;
   bool fastest_tier = false;                 // Set by the assembler for tier 0
   // OK, or kConfigError naming the field ("dir", "capacity_bytes", ...).
   Status validate() const;
@@ -224,6 +230,7 @@ class DiskStore final : public Store, public std::enable_shared_from_this<DiskSt
   uint64_t gen_counter_ = 0;                           // guarded by mu_
   int64_t last_persist_ns_ = 0;                        // guarded by mu_
   std::atomic<bool> persisting_{false};
+  std::atomic<bool> direct_reads_{true};  // cleared once the file system refuses O_DIRECT
 
   std::mutex verified_mu_;                                 // leaf lock
   std::unordered_map<uint64_t, FileStamp> verified_;       // guarded by verified_mu_

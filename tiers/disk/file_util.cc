@@ -3,8 +3,10 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
+#include <cstdint>
 #include <cstring>
 
 #include <fmt/format.h>
@@ -47,6 +49,32 @@ Result<size_t> pread_full(int fd, std::span<std::byte> out, uint64_t offset) {
     done += static_cast<size_t>(n);
   }
   return done;
+}
+
+Result<std::optional<size_t>> pread_direct(int fd, std::span<std::byte> buf, size_t size) {
+  constexpr size_t kAlign = 4096;  // covers 512- and 4096-byte logical blocks
+  if (reinterpret_cast<uintptr_t>(buf.data()) % kAlign != 0 || buf.size() % kAlign != 0 || buf.size() < size)
+    return std::optional<size_t>();
+  const int flags = ::fcntl(fd, F_GETFL);
+  if (flags < 0) return errno_status("fcntl(F_GETFL)", errno);
+  if (::fcntl(fd, F_SETFL, flags | O_DIRECT) != 0) return std::optional<size_t>();
+  struct Restore {
+    int fd, flags;
+    ~Restore() { ::fcntl(fd, F_SETFL, flags); }
+  } restore{fd, flags};
+  size_t done = 0;
+  while (done < size) {
+    ssize_t n = ::pread(fd, buf.data() + done, buf.size() - done, static_cast<off_t>(done));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      if (errno == EINVAL && done == 0) return std::optional<size_t>();
+      return errno_status("pread (O_DIRECT)", errno);
+    }
+    if (n == 0) break;
+    done += static_cast<size_t>(n);
+    if (done % kAlign != 0) break;  // a short, unaligned transfer ends at end of file
+  }
+  return std::optional<size_t>(std::min(done, size));
 }
 
 Status fsync_dir(const std::string& dir) {

@@ -9,6 +9,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
 #include <utility>
@@ -50,6 +51,17 @@ Status write_all(int fd, std::span<const std::byte> data, const std::string& pat
 
 // Reads up to out.size() bytes at `offset`; fewer only at end of file.
 Result<size_t> pread_full(int fd, std::span<std::byte> out, uint64_t offset);
+
+// Reads a file of `size` bytes from offset 0 into `buf` with O_DIRECT: the
+// data goes from the device into `buf`, without a copy through the page cache
+// and without keeping a second, cached copy of bytes the caller holds anyway.
+// Requires nothing of buf, but only a page-aligned buf whose size is a
+// multiple of 4096 and at least `size` can be read directly. Returns the
+// bytes read (fewer than `size` only if the file is shorter); std::nullopt
+// when it cannot read directly (buf unsuitable, or EINVAL: the file system
+// has no direct I/O), and the caller then reads buffered; or the I/O error.
+// The fd's status flags are restored before it returns.
+Result<std::optional<size_t>> pread_direct(int fd, std::span<std::byte> buf, size_t size);
 
 // fsync() on a directory, so a rename or create inside it is durable.
 Status fsync_dir(const std::string& dir);
