@@ -195,7 +195,12 @@ class DiskSink final : public WriteSink {
         return store_->publish(key_, std::move(rec), &value);
       }
       if (auto s = open_tmp(); !s) return s;
-      if (auto s = disk_detail::write_all(tmp_fd_.get(), stored, tmp_path_); !s) return s;
+      if (store_->opts_.direct_writes) {
+        auto w = disk_detail::write_new_file(tmp_fd_.get(), stored, tmp_path_);
+        if (!w) return w.error();
+      } else if (auto s = disk_detail::write_all(tmp_fd_.get(), stored, tmp_path_); !s) {
+        return s;
+      }
     }
     rec.md.checksum = static_cast<uint32_t>(rec.checksum64);
     if (sync() && ::fdatasync(tmp_fd_.get()) != 0) return disk_detail::errno_status("fdatasync " + tmp_path_, errno);

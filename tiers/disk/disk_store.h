@@ -131,6 +131,12 @@ struct DiskStoreOptions {
   // tiers above keep anyway. Falls back to buffered reads by itself where
   // the file system has no direct I/O.
   bool direct_reads = true;
+  // Default: true. An object staged whole in a page-aligned buffer whose
+  // size is a multiple of 4096 (a full chunk, typically) is written to its
+  // file with O_DIRECT: no page-cache copy, no dirty pages to write back
+  // later. Anything else, or a file system without direct I/O, is written
+  // buffered.
+  bool direct_writes = true;
   bool fastest_tier = false;                 // Set by the assembler for tier 0
   // OK, or kConfigError naming the field ("dir", "capacity_bytes", ...).
   Status validate() const;

@@ -36,6 +36,37 @@ Status write_all(int fd, std::span<const std::byte> data, const std::string& pat
   return Status::ok();
 }
 
+Result<bool> write_new_file(int fd, std::span<const std::byte> data, const std::string& path) {
+  constexpr size_t kAlign = 4096;
+  if (data.empty() || reinterpret_cast<uintptr_t>(data.data()) % kAlign != 0 || data.size() % kAlign != 0) {
+    if (auto s = write_all(fd, data, path); !s) return s;
+    return false;
+  }
+  const int flags = ::fcntl(fd, F_GETFL);
+  if (flags < 0) return errno_status("fcntl(F_GETFL) " + path, errno);
+  bool direct = ::fcntl(fd, F_SETFL, flags | O_DIRECT) == 0;
+  size_t done = 0;
+  while (direct && done < data.size()) {
+    ssize_t n = ::pwrite(fd, data.data() + done, data.size() - done, static_cast<off_t>(done));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      int err = errno;
+      ::fcntl(fd, F_SETFL, flags);
+      if (err != EINVAL || done != 0) return errno_status("write (O_DIRECT) " + path, err);
+      direct = false;  // refused: the buffered write below
+      break;
+    }
+    done += static_cast<size_t>(n);
+    if (done % kAlign != 0) break;  // finish a short, unaligned transfer buffered
+  }
+  if (direct) ::fcntl(fd, F_SETFL, flags);
+  if (done < data.size()) {
+    if (::lseek(fd, static_cast<off_t>(done), SEEK_SET) < 0) return errno_status("lseek " + path, errno);
+    if (auto s = write_all(fd, data.subspan(done), path); !s) return s;
+  }
+  return direct;
+}
+
 Result<size_t> pread_full(int fd, std::span<std::byte> out, uint64_t offset) {
   size_t done = 0;
   while (done < out.size()) {

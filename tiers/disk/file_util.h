@@ -63,6 +63,14 @@ Result<size_t> pread_full(int fd, std::span<std::byte> out, uint64_t offset);
 // The fd's status flags are restored before it returns.
 Result<std::optional<size_t>> pread_direct(int fd, std::span<std::byte> buf, size_t size);
 
+// Writes all of `data` at offset 0 of a new, empty file, with O_DIRECT when
+// `data` is page-aligned and a multiple of 4096 bytes long: no copy into the
+// page cache, and no dirty pages for writeback to find later. Otherwise, or
+// where the file system refuses O_DIRECT (EINVAL), a buffered write_all.
+// Returns whether the write was direct, or the I/O error. The fd's status
+// flags are restored before it returns.
+Result<bool> write_new_file(int fd, std::span<const std::byte> data, const std::string& path);
+
 // fsync() on a directory, so a rename or create inside it is durable.
 Status fsync_dir(const std::string& dir);
 
