@@ -123,19 +123,19 @@ def markdown(res):
                   res["versions"]["kernel"], " ".join("%.1f" % x for x in res["loadavg_start"]),
                   " ".join("%.1f" % x for x in res["loadavg_end"]), res["mode"],
                   res["duration_s"], res["command"]))
+    out.append("")
     if res.get("wan"):
         w = res["wan"]
-        out.append("")
         out.append("**WAN mode**: the origin (nginx) runs in its own network namespace, "
                    "reached over a veth with %g ms of round trip and %g Mbit/s (%s). The "
                    "curl limits cross the same link; the native limits read the origin's "
                    "disk." % (w["rtt_ms"], w["rate_mbit"], w["method"]))
-    out.append("")
-    if res.get("repeat", 1) > 1:
         out.append("")
+    if res.get("repeat", 1) > 1:
         out.append("Sequential and 4-reader rows (limits included): the median of %d runs, each "
                    "on a fresh mount and cache; every sample is in results.json. Hot rows: the "
                    "median of 3 (5 for find and ls -lR) reads." % res["repeat"])
+        out.append("")
     out.append("Ratios are speed ratios: >1 means daramjwee-fs is faster, 1.00 equal "
                "(for times and latencies: other / ours; for rates: ours / other). "
                "Bold: ours below 1.00 against a peer, or below 0.90 against the limit on "
@@ -156,7 +156,9 @@ def markdown(res):
     out.append("")
     out.append("### Origin requests per workload (nginx access log: count, by method and status, bytes sent)")
     out.append("")
-    out.append("Cold cells include the mount (first listing). Warm cells include the remount.")
+    out.append("Cold cells include the mount (first listing). Warm cells include the remount. "
+               "Repeated cells: the median run's requests; the curl column counts all runs of "
+               "a repeated limit.")
     out.append("")
     out.append("| workload | daramjwee-fs | rclone | httpdirfs | curl (limit) |")
     out.append("|---|---|---|---|---|")
@@ -218,7 +220,7 @@ def chart(res, out_dir):
     gp = """
 set terminal pngcairo size 1400,700 font "sans,10"
 set output '{png}'
-set title "daramjwee-fs vs peers, speed relative to the physical limit (1 = limit; higher is better; log scale; no bar = FAIL, see the table)\\n{date}, {host}, load {load}"
+set title "daramjwee-fs vs peers, speed relative to the physical limit (1 = limit; higher is better; log scale; no bar = FAIL, see the table)\\n{date}, {host}, load {load}{wan}"
 set style data histogram
 set style histogram clustered gap 1
 set style fill solid 0.9 border -1
@@ -236,7 +238,9 @@ plot '{dat}' using 2:xtic(1) title 'daramjwee-fs' lc rgb "#1b9e77", \\
      '' using 3 title 'rclone (vfs full)' lc rgb "#d95f02", \\
      '' using 4 title 'httpdirfs --cache' lc rgb "#7570b3"
 """.format(png=png, dat=dat, date=res["date"], host=res["machine"]["host"],
-           load=" ".join("%.1f" % x for x in res["loadavg_start"]))
+           load=" ".join("%.1f" % x for x in res["loadavg_start"]),
+           wan=(", WAN: origin behind %g ms RTT and %g Mbit/s" % (res["wan"]["rtt_ms"], res["wan"]["rate_mbit"]))
+           if res.get("wan") else "")
     p = subprocess.run(["gnuplot"], input=gp, text=True, capture_output=True)
     if p.returncode != 0:
         print("gnuplot failed: " + p.stderr, file=sys.stderr)
