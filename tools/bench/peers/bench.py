@@ -11,7 +11,9 @@ generated dataset. Every workload is run, in this order, by
   - daramjwee-fs, rclone mount (:http: remote, --vfs-cache-mode full) and
     httpdirfs --cache (both from Debian), with the flags recorded in PEER_FLAGS.
 Workload-major order (limit, ours, rclone, httpdirfs for one workload, then the
-next) so that the load of a shared machine drifts over all systems alike.
+next) so that the load of a shared machine drifts over all systems alike; the
+repeated sequential and 4-reader workloads run in interleaved rounds (round k:
+limit sample k, then session k of every system) for the same reason.
 
 States: "cold" = fresh cache dir + page cache dropped; "warm" = unmount, drop
 the page cache, mount again on the same cache dir; "hot" = read again without
@@ -171,6 +173,58 @@ def read_into(path, size, slot=0, chunk=1 * MiB):
             n += r
         eof_ok = (n == size and f.read(1) == b"")
     return n, eof_ok, mv[:n]
+
+
+def folio_profile(path, max_bytes=256 * MiB):
+    """How the page cache holds path's (hot) pages: maps and touches them,
+    then reads each page's flags (/proc/self/pagemap, /proc/kpageflags; needs
+    root). Returns {pages, large_pct, mean_folio_kib}. Explains the hot rows:
+    a file system whose page cache is made of 4 KiB folios pays per-page
+    costs a large-folio one (ext4, xfs) does not, on every cached read."""
+    import mmap
+    import struct
+    kpf_head, kpf_tail = 1 << 15, 1 << 16
+    with open(path, "rb") as f:
+        n = min(os.fstat(f.fileno()).st_size, max_bytes) // 4096 * 4096
+        if n == 0:
+            return None
+        m = mmap.mmap(f.fileno(), n, prot=mmap.PROT_READ)
+        try:
+            for off in range(0, n, 4096):
+                m[off]
+            addr = None
+            real = os.path.realpath(path)
+            with open("/proc/self/maps") as maps:
+                for line in maps:
+                    if line.rstrip().endswith(real):
+                        lo, hi = (int(x, 16) for x in line.split()[0].split("-"))
+                        if hi - lo == n:
+                            addr = lo
+            if addr is None:
+                return None
+            with open("/proc/self/pagemap", "rb") as pm:
+                pm.seek(addr // 4096 * 8)
+                entries = struct.unpack("%dQ" % (n // 4096), pm.read(n // 4096 * 8))
+        finally:
+            m.close()
+    heads = tails = small = 0
+    with open("/proc/kpageflags", "rb") as kf:
+        for e in entries:
+            if not e >> 63:
+                continue
+            kf.seek((e & ((1 << 55) - 1)) * 8)
+            fl = struct.unpack("Q", kf.read(8))[0]
+            if fl & kpf_head:
+                heads += 1
+            elif fl & kpf_tail:
+                tails += 1
+            else:
+                small += 1
+    pages = heads + tails + small
+    if pages == 0:
+        return None
+    return dict(pages=pages, large_pct=round(100.0 * (heads + tails) / pages, 1),
+                mean_folio_kib=round(4.0 * pages / (heads + small), 1))
 
 
 # ---------------------------------------------------------------- dataset
@@ -556,11 +610,6 @@ def w_neg(base, man, n):
                 "return ENOENT" % wrong)
 
 
-def cold_median_of(fn, n):
-    """median_of for cold cells: the page cache is dropped before each run."""
-    return median_of(lambda: (drop_caches(), fn())[1], n)
-
-
 def median_of(fn, n):
     """Runs a short cell n times (hot cells take well under a second, and one
     sample on a loaded machine is noise); reports the median, keeps every
@@ -647,6 +696,7 @@ class Bench:
         self.systems = [s for s in args.only.split(",") if s]
         self.fs = {}
         self.unavailable = {}
+        self.folios = {}  # system -> folio_profile of big.bin after its hot reads
 
     # one measurement
     def record(self, workload, system, res, origin=None, note=""):
@@ -698,15 +748,19 @@ class Bench:
         cold|warm|hot|prep. 'cold' drops the page cache; 'warm' unmounts,
         drops, remounts on the same cache dir; 'hot' reads as is; 'prep' runs
         unrecorded. repeat > 1 runs the whole session that many times, each
-        on a fresh cache dir, and records per workload the median run (with
-        every sample, and the first failed verification if any): one cold
-        sample on a shared 2-core VM is mostly noise."""
-        runs = [self.session_once(system, steps) for _ in range(repeat)]
+        on a fresh cache dir, and records per workload the median run (see
+        record_sessions)."""
+        self.record_sessions(system, steps, [self.session_once(system, steps) for _ in range(repeat)])
+
+    def record_sessions(self, system, steps, runs):
+        """Records per workload the median of the runs (with every sample,
+        and the first failed verification if any): one cold sample on a
+        shared 2-core VM is mostly noise."""
         for i, (wl, state, _) in enumerate(steps):
             if state == "prep":
                 continue
             got = [r[i] for r in runs]
-            if repeat == 1:
+            if len(runs) == 1:
                 res, origin = got[0]
             else:
                 vals = sorted((r["value"], k) for k, (r, _) in enumerate(got) if r.get("value") is not None)
@@ -716,6 +770,33 @@ class Bench:
                 bad = [r["verify"] for r, _ in got if r.get("verify") != "ok"]
                 res["verify"] = bad[0] if bad else "ok"
             self.record(wl, system, res, origin=origin)
+
+    def rounds(self, repeat, limits, steps):
+        """Interleaved repeats: round k takes sample k of every limit, then
+        one fresh session of every system, so that the machine's drift (this
+        VM's throughput moves by a third within minutes) lands on limit and
+        systems alike instead of on whichever ran last. limits: list of
+        (workload, fn, what, cold), run in that order (a hot limit right
+        after the cold one that filled the page cache). Records medians."""
+        lim = {wl: [] for wl, _, _, _ in limits}
+        runs = {s: [] for s in self.systems}
+        for _ in range(repeat):
+            for wl, fn, what, cold in limits:
+                lim[wl].append(self.limit_once(fn, what, cold))
+            for s in self.systems:
+                runs[s].append(self.session_once(s, steps(s)))
+        for wl, _, what, _ in limits:
+            got = lim[wl]
+            vals = sorted((r["value"], k) for k, (r, _) in enumerate(got) if r.get("value") is not None)
+            k = vals[len(vals) // 2][1] if vals else 0
+            res, origin = dict(got[k][0]), got[k][1]
+            if len(got) > 1:
+                res["samples"] = [r.get("value") for r, _ in got]
+                bad = [r["verify"] for r, _ in got if r.get("verify") != "ok"]
+                res["verify"] = bad[0] if bad else "ok"
+            self.record(wl, "limit", res, origin=origin)
+        for s in self.systems:
+            self.record_sessions(s, steps(s), runs[s])
 
     def session_once(self, system, steps):
         """One mount on a fresh cache dir. Returns, per step, (result,
@@ -763,7 +844,22 @@ class Bench:
             fs.unmount()
             shutil.rmtree(fs.cache, ignore_errors=True)
 
+    def probe_folios(self, system, base):
+        """A 'prep' step after the hot reads of big.bin: records how the page
+        cache holds it (folio_profile). Unrecorded as a cell; a failure to
+        probe is logged, never fatal."""
+        try:
+            self.folios[system] = folio_profile(os.path.join(base, "big.bin"))
+        except OSError as e:
+            log("%s: page-cache folio probe failed: %s" % (system, e))
+        return dict(value=None, verify="ok")
+
     def limit(self, workload, fn, what, cold=True):
+        res, origin = self.limit_once(fn, what, cold)
+        self.record(workload, "limit", res, origin=origin)
+
+    def limit_once(self, fn, what, cold):
+        """One sample of a limit: (result, origin requests or None)."""
         if cold:
             drop_caches()
         mark = self.origin.mark()
@@ -772,7 +868,7 @@ class Bench:
         except Exception as e:
             res = dict(value=None, verify="FAIL: %s: %s" % (type(e).__name__, e))
         res["limit_kind"] = what
-        self.record(workload, "limit", res, origin=self.origin.since(mark) if what.startswith("curl") else None)
+        return res, (self.origin.since(mark) if what.startswith("curl") else None)
 
     def check_peers(self):
         for s in self.systems:
@@ -858,24 +954,21 @@ class Bench:
         try:
             # 1. sequential 256 MiB: cold, warm after remount, hot
             R = self.args.repeat
-            self.limit("seq cold", lambda: cold_median_of(lambda: l_curl_seq(url, man, self.shm), R),
-                       "curl (nginx, page cache dropped)")
-            self.limit("seq warm", lambda: cold_median_of(lambda: w_seq(src, man), R),
-                       "native read, page cache dropped")
-            self.limit("seq hot", lambda: median_of(lambda: w_seq(src, man), 3), "native read, page cache hot", cold=False)
-            for s in self.systems:
-                self.session(s, [("seq cold", "cold", lambda b: w_seq(b, man)),
-                                 ("seq warm", "warm", lambda b: w_seq(b, man)),
-                                 ("seq hot", "hot", lambda b: median_of(lambda: w_seq(b, man), 3))],
-                             repeat=R)
+            self.rounds(R, [("seq cold", lambda: l_curl_seq(url, man, self.shm), "curl (nginx, page cache dropped)", True),
+                            ("seq warm", lambda: w_seq(src, man), "native read, page cache dropped", True),
+                            ("seq hot", lambda: (median_of(lambda: w_seq(src, man), 3),
+                                                 self.probe_folios("limit", src))[0],
+                             "native read, page cache hot", False)],
+                        lambda s: [("seq cold", "cold", lambda b: w_seq(b, man)),
+                                   ("seq warm", "warm", lambda b: w_seq(b, man)),
+                                   ("seq hot", "hot", lambda b: median_of(lambda: w_seq(b, man), 3)),
+                                   ("folios", "prep", lambda b: self.probe_folios(s, b))])
             # 2. four parallel readers of four files: cold, hot
-            self.limit("par4 cold", lambda: cold_median_of(lambda: l_curl_par(url, man, self.shm), R),
-                       "4 x curl (page cache dropped)")
-            self.limit("par4 hot", lambda: (w_par(src, man), median_of(lambda: w_par(src, man), 3))[1], "native 4 readers, page cache hot", cold=False)
-            for s in self.systems:
-                self.session(s, [("par4 cold", "cold", lambda b: w_par(b, man)),
-                                 ("par4 hot", "hot", lambda b: median_of(lambda: w_par(b, man), 3))],
-                             repeat=R)
+            self.rounds(R, [("par4 cold", lambda: l_curl_par(url, man, self.shm), "4 x curl (page cache dropped)", True),
+                            ("par4 hot", lambda: (w_par(src, man), median_of(lambda: w_par(src, man), 3))[1],
+                             "native 4 readers, page cache hot", False)],
+                        lambda s: [("par4 cold", "cold", lambda b: w_par(b, man)),
+                                   ("par4 hot", "hot", lambda b: median_of(lambda: w_par(b, man), 3))])
             # 3. fio 4 KiB random reads: cold, hot (after one full read)
             self.limit("fio4k cold", lambda: w_fio(src, man, sz["fio_s"], src), "native fio, page cache dropped")
             self.limit("fio4k hot", lambda: (w_seq(src, man), w_fio(src, man, sz["fio_s"], src))[1],
@@ -932,6 +1025,7 @@ class Bench:
             "flags": {s: {"argv": argvs.get(s), "why": PEER_FLAGS[s]["why"]} for s in self.systems},
             "unavailable": self.unavailable,
             "peak_rss_kb": {s: self.fs[s].peak_rss_kb for s in self.systems},
+            "page_cache_folios": self.folios,
             "cells": self.cells,
         }
 

@@ -135,7 +135,25 @@ def markdown(res):
         out.append("Sequential and 4-reader rows (limits included): the median of %d runs, each "
                    "on a fresh mount and cache; every sample is in results.json. Hot rows: the "
                    "median of 3 (5 for find and ls -lR) reads." % res["repeat"])
+        if res.get("page_cache_folios") is not None:
+            out.append("The runs are interleaved (limit, then each system, %d rounds), so the "
+                       "machine's drift falls on all of them alike." % res["repeat"])
         out.append("")
+    folios = res.get("page_cache_folios") or {}
+    if folios:
+        parts = []
+        for s in ("limit", "ours") + PEERS:
+            f = folios.get(s)
+            if f:
+                parts.append("%s %.0f%% of pages in large folios (mean folio %.0f KiB)"
+                             % ("native" if s == "limit" else NAMES[s], f["large_pct"], f["mean_folio_kib"]))
+        if parts:
+            out.append("Page cache after the hot reads of the %d MiB file (/proc/kpageflags): " % res["sizes"]["big_mib"]
+                       + "; ".join(parts) + ". A FUSE file's page cache in 4 KiB folios costs "
+                       "every hot read per-page work that a large-folio file system skips; "
+                       "that cost is the kernel's: a hot read of daramjwee-fs never reaches "
+                       "the daemon.")
+            out.append("")
     out.append("Ratios are speed ratios: >1 means daramjwee-fs is faster, 1.00 equal "
                "(for times and latencies: other / ours; for rates: ours / other). "
                "Bold: ours below 1.00 against a peer, or below 0.90 against the limit on "
