@@ -1022,6 +1022,7 @@ class Bench:
             "versions": self.versions(),
             "sizes": sz,
             "repeat": self.args.repeat,
+            "interleaved_rounds": True,  # report.py: samples of limit and systems pair up by round
             "flags": {s: {"argv": argvs.get(s), "why": PEER_FLAGS[s]["why"]} for s in self.systems},
             "unavailable": self.unavailable,
             "peak_rss_kb": {s: self.fs[s].peak_rss_kb for s in self.systems},

@@ -103,6 +103,26 @@ def fmt_ratio(r, goal=None):
     return s
 
 
+def paired_rows(res):
+    """[(label, [ours_k / limit_k for each round k])] for the sequential and
+    4-reader rows of a run made in interleaved rounds (samples in round
+    order); empty for older runs, whose limits all ran before the systems."""
+    if not res.get("interleaved_rounds"):
+        return []
+    out = []
+    for wl, label, which in rows(res):
+        if not (wl.startswith("seq") or wl.startswith("par4")):
+            continue
+        lim, ours = cell(res, wl, "limit"), cell(res, wl, "ours")
+        ls, os_ = (lim or {}).get("samples"), (ours or {}).get("samples")
+        if not ls or not os_ or len(ls) != len(os_) or ours.get("verify") != "ok":
+            continue
+        if any(not isinstance(x, (int, float)) or x <= 0 for x in ls + os_):
+            continue
+        out.append((label, [o / l for o, l in zip(os_, ls)]))
+    return out
+
+
 def origin_str(c):
     if c is None or "origin" not in c:
         return "-"
@@ -135,7 +155,7 @@ def markdown(res):
         out.append("Sequential and 4-reader rows (limits included): the median of %d runs, each "
                    "on a fresh mount and cache; every sample is in results.json. Hot rows: the "
                    "median of 3 (5 for find and ls -lR) reads." % res["repeat"])
-        if res.get("page_cache_folios") is not None:
+        if res.get("interleaved_rounds"):
             out.append("The runs are interleaved (limit, then each system, %d rounds), so the "
                        "machine's drift falls on all of them alike." % res["repeat"])
         out.append("")
@@ -172,6 +192,20 @@ def markdown(res):
         row += [fmt_ratio(speed_ratio(ours, cell(res, wl, p), which), 1.0) for p in PEERS]
         out.append("| " + " | ".join(row) + " |")
     out.append("")
+    paired = paired_rows(res)
+    if paired:
+        out.append("### Sequential rows per round (ours/limit within each interleaved round)")
+        out.append("")
+        out.append("Within a round the limit and daramjwee-fs run back to back, so a round's "
+                   "ratio is free of the drift between rounds that the medians above still mix in.")
+        out.append("")
+        out.append("| workload | ours/limit per round | median |")
+        out.append("|---|---|---|")
+        for label, ratios in paired:
+            med = sorted(ratios)[len(ratios) // 2]
+            out.append("| %s | %s | %s |" % (label, " / ".join("%.2f" % r for r in ratios),
+                                            fmt_ratio(med, 0.90)))
+        out.append("")
     out.append("### Origin requests per workload (nginx access log: count, by method and status, bytes sent)")
     out.append("")
     out.append("Cold cells include the mount (first listing). Warm cells include the remount. "
