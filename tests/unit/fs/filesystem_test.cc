@@ -146,6 +146,62 @@ TEST_CASE("filesystem: lookup, getattr and readdir reflect the origin", "[fs]") 
   CHECK(fs::to_errno(fs::Errc::kReadOnly) == EROFS);
 }
 
+TEST_CASE("filesystem: readdir builds pages on demand from the listing taken at opendir", "[fs]") {
+  Rig rig;
+  auto dh = rig.fs->opendir(fs::kRootIno);
+  REQUIRE(dh);
+  auto whole = rig.fs->readdir(*dh, 0, 1000);
+  REQUIRE(whole);
+  REQUIRE(whole->size() == 5);
+  CHECK((*whole)[0].name == ".");
+  CHECK((*whole)[0].attr.ino == fs::kRootIno);
+  CHECK((*whole)[1].name == "..");
+  CHECK((*whole)[1].attr.ino == fs::kRootIno);  // the root is its own parent
+  for (size_t page : {1, 2, 3, 4}) {
+    std::vector<std::string> paged;
+    for (uint64_t off = 0;;) {
+      auto part = rig.fs->readdir(*dh, off, page);
+      REQUIRE(part);
+      CHECK(part->size() <= page);
+      if (part->empty()) break;
+      for (const auto& i : *part) paged.push_back(i.name);
+      off += part->size();
+    }
+    std::vector<std::string> want;
+    for (const auto& i : *whole) want.push_back(i.name);
+    CHECK(paged == want);
+  }
+  auto past = rig.fs->readdir(*dh, 5, 10);
+  REQUIRE(past);
+  CHECK(past->empty());
+  auto far = rig.fs->readdir(*dh, 1u << 30, 10);
+  REQUIRE(far);
+  CHECK(far->empty());
+  // A known entry reports the inode the table gave it.
+  uint64_t dir_ino = rig.ino("dir");
+  auto again = rig.fs->readdir(*dh, 2, 1000);
+  REQUIRE(again);
+  bool seen = false;
+  for (const auto& i : *again) {
+    if (i.name == "dir") {
+      CHECK(i.attr.ino == dir_ino);
+      seen = true;
+    }
+  }
+  CHECK(seen);
+  // A subdirectory's ".." is its parent.
+  auto sub = rig.fs->opendir(dir_ino);
+  REQUIRE(sub);
+  auto sub_items = rig.fs->readdir(*sub, 0, 2);
+  REQUIRE(sub_items);
+  REQUIRE(sub_items->size() == 2);
+  CHECK((*sub_items)[0].attr.ino == dir_ino);
+  CHECK((*sub_items)[1].attr.ino == fs::kRootIno);
+  rig.fs->releasedir(*sub);
+  rig.fs->releasedir(*dh);
+  CHECK(rig.fs->readdir(*dh, 0, 10).error().code == fs::Errc::kBadHandle);
+}
+
 TEST_CASE("filesystem: missing names are negative entries that cost the origin nothing", "[fs]") {
   Rig rig;
   auto first = rig.fs->lookup(fs::kRootIno, "nope");
