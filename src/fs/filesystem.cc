@@ -545,7 +545,15 @@ FsResult<OpenReply> Filesystem::open(uint64_t ino, bool write_access) {
   file->chunk_size = options_.chunk_size;
   h->file = std::move(file);
   OpenReply reply;
-  reply.keep_cache = impl_->inodes.exchange_version(ino, h->file->version) == h->file->version;
+  const std::string previous = impl_->inodes.exchange_version(ino, h->file->version);
+  reply.keep_cache = previous == h->file->version;
+  // The handle pins a version the kernel has not seen yet. The size the
+  // kernel holds may still be the old version's (a lookup can serve the old
+  // entry once while a refresh runs, and the refresh's own invalidation comes
+  // later from the notifier thread); the kernel never reads past that size,
+  // so the reader would get the new version cut at the old length. Drop the
+  // attributes now, before the first read.
+  if (!previous.empty() && !reply.keep_cache && impl_->notifier) impl_->notifier->inval_attr(ino);
   impl_->opens.fetch_add(1, std::memory_order_relaxed);
   {
     std::lock_guard lock(impl_->handles_mu);

@@ -120,13 +120,22 @@ struct PathOpReport {
   std::vector<std::string> errors;     // one line per failure, tier named
 };
 
-// The adapter implements this to pass invalidations to the kernel. Called
-// from the filesystem's notifier thread only, never inside an operation.
+// The adapter implements this to pass invalidations to the kernel.
+// inval_inode and inval_entry are called from the filesystem's notifier
+// thread only, never inside an operation (the kernel may wait for page or
+// directory locks an operation in flight holds). Implementations must be
+// thread-safe and must not call back into the Filesystem.
 class KernelNotifier {
  public:
   virtual ~KernelNotifier() = default;
+  // The inode's attributes and cached pages.
   virtual void inval_inode(uint64_t ino) = 0;
+  // One name in a directory.
   virtual void inval_entry(uint64_t parent, const std::string& name) = 0;
+  // The inode's attributes only: the kernel asks again (GETATTR) before its
+  // next read. Called inside open(): the kernel takes no page, inode or
+  // directory lock for an attribute-only invalidation.
+  virtual void inval_attr(uint64_t ino) = 0;
 };
 
 class Filesystem {
@@ -154,7 +163,8 @@ class Filesystem {
   FsResult<std::string> getxattr(uint64_t ino, std::string_view name);
   FsResult<std::string> listxattr(uint64_t ino);  // NUL-separated names
 
-  // Starts the notifier thread (kernel invalidations). Optional.
+  // Starts the notifier thread (kernel invalidations). Optional; call it
+  // before the first operation (open() reads the notifier without a lock).
   void set_notifier(std::shared_ptr<KernelNotifier> notifier);
   // Stops prefetch and notifications. Idempotent.
   void shutdown();

@@ -389,6 +389,10 @@ class FuseNotifier final : public KernelNotifier {
   void inval_entry(uint64_t parent, const std::string& name) override {
     (void)fuse_lowlevel_notify_inval_entry(se_, parent, name.c_str(), name.size());
   }
+  void inval_attr(uint64_t ino) override {
+    // A negative offset: attributes only, no page of the cache is touched.
+    (void)fuse_lowlevel_notify_inval_inode(se_, ino, -1, 0);
+  }
 
  private:
   fuse_session* se_;

@@ -90,7 +90,10 @@ def main(binary, work):
                 seen = None
             if seen == b:
                 break
-            check(seen is None or seen == a, "while refreshing a reader sees A or B whole, never a mix")
+            if not (seen is None or seen == a):
+                check(False, "while refreshing a reader sees A or B whole, never a mix: read %d bytes "
+                      "(A is %d, B %d); first byte that differs from A at %s, from B at %s"
+                      % (len(seen), len(a), len(b), first_diff(seen, a), first_diff(seen, b)))
             time.sleep(0.5)
         check(seen == b, "after ttl the new version B is read")
         # New and vanished names.
@@ -116,6 +119,13 @@ def main(binary, work):
         if m:
             m.close()
         origin.stop()
+
+
+def first_diff(x, y):
+    for i, (p, q) in enumerate(zip(x, y)):
+        if p != q:
+            return i
+    return "none" if len(x) == len(y) else min(len(x), len(y))
 
 
 if __name__ == "__main__":

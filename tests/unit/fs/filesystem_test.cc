@@ -4,6 +4,7 @@
 
 #include <unistd.h>
 
+#include <mutex>
 #include <random>
 #include <set>
 #include <thread>
@@ -427,6 +428,61 @@ TEST_CASE("filesystem: a handle keeps its version or fails, never mixes", "[fs]"
   // A cached chunk of the pinned version is still served as it was.
   CHECK(rig.read(h->fh, 0, 100) == v1.substr(0, 100));
   rig.fs->release(h->fh);
+}
+
+namespace {
+// Records what the filesystem asks the kernel to drop.
+struct RecordingNotifier final : fs::KernelNotifier {
+  std::mutex mu;
+  std::vector<uint64_t> inodes, attrs;
+  void inval_inode(uint64_t ino) override {
+    std::lock_guard lock(mu);
+    inodes.push_back(ino);
+  }
+  void inval_entry(uint64_t, const std::string&) override {}
+  void inval_attr(uint64_t ino) override {
+    std::lock_guard lock(mu);
+    attrs.push_back(ino);
+  }
+  size_t attr_calls(uint64_t ino) {
+    std::lock_guard lock(mu);
+    return static_cast<size_t>(std::count(attrs.begin(), attrs.end(), ino));
+  }
+};
+}  // namespace
+
+TEST_CASE("filesystem: opening a new version drops the kernel's cached size first", "[fs]") {
+  // The kernel reads a file only up to the size it cached; if that is the old
+  // version's while the handle pins the new one, the reader gets the new
+  // bytes cut at the old length. open() must drop the attributes itself, not
+  // leave it to the notifier thread, which may come after the first read.
+  Rig rig({}, 0ms);
+  auto notifier = std::make_shared<RecordingNotifier>();
+  rig.fs->set_notifier(notifier);
+  const uint64_t ino = rig.ino("big.bin");
+  auto first = rig.fs->open(ino, false);
+  REQUIRE(first);
+  rig.fs->release(first->fh);
+  CHECK(notifier->attr_calls(ino) == 0);  // nothing was cached before
+
+  rig.origin->put_file("big.bin", pattern(70 * 4096, 2), "\"b2\"");
+  // ttl 0: an open may pin the old version once while the refresh runs.
+  bool changed = false;
+  for (int i = 0; i < 200 && !changed; i++) {
+    auto h = rig.fs->open(ino, false);
+    REQUIRE(h);
+    changed = !h->keep_cache;
+    rig.fs->release(h->fh);
+    if (!changed) std::this_thread::sleep_for(10ms);
+  }
+  REQUIRE(changed);
+  CHECK(notifier->attr_calls(ino) == 1);
+  // The same version again: the kernel's attributes and pages stay.
+  auto same = rig.fs->open(ino, false);
+  REQUIRE(same);
+  CHECK(same->keep_cache);
+  CHECK(notifier->attr_calls(ino) == 1);
+  rig.fs->release(same->fh);
 }
 
 TEST_CASE("filesystem: without listing etags, handles pin the file's own tag", "[fs]") {
