@@ -463,7 +463,7 @@ TEST_CASE("filesystem: opening a new version drops the kernel's cached size firs
   auto first = rig.fs->open(ino, false);
   REQUIRE(first);
   rig.fs->release(first->fh);
-  CHECK(notifier->attr_calls(ino) == 0);  // nothing was cached before
+  CHECK(notifier->attr_calls(ino) == 0);  // the kernel had no version of it yet
 
   rig.origin->put_file("big.bin", pattern(70 * 4096, 2), "\"b2\"");
   // ttl 0: an open may pin the old version once while the refresh runs.
