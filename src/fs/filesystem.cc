@@ -230,6 +230,12 @@ struct Filesystem::Impl {
     return out;
   }
 
+  // What the kernel is about to hold as the file's size (see open()).
+  void note_size(uint64_t ino, const FileAttr& a) {
+    if (a.type == FileType::kDirectory) return;
+    inodes.note_size(ino, is_complete(a) ? a.size : InodeTable::kUnknownSize);
+  }
+
   Entry make_entry(uint64_t ino, const FileAttr& a) const {
     Entry e;
     e.attr = to_attr(ino, a);
@@ -458,6 +464,7 @@ FsResult<Entry> Filesystem::lookup(uint64_t parent, std::string_view name) {
     return impl_->fail<Entry>(attr.error(), "lookup", path);
   }
   uint64_t ino = impl_->inodes.acquire(path);
+  impl_->note_size(ino, *attr);
   return impl_->make_entry(ino, *attr);
 }
 
@@ -468,6 +475,7 @@ FsResult<Attr> Filesystem::getattr(uint64_t ino) {
   if (!path) return Errc::kNotFound;
   auto attr = impl_->ns.attr(*path);
   if (!attr) return impl_->fail<Attr>(attr.error(), "getattr", *path);
+  impl_->note_size(ino, *attr);
   return impl_->to_attr(ino, *attr);
 }
 
@@ -519,6 +527,7 @@ Entry Filesystem::entry_for(uint64_t dh, const DirItem& item) {
   e.attr_timeout = seconds(options_.ttl);
   if (!d || item.name == "." || item.name == "..") return e;
   e.attr.ino = impl_->inodes.acquire(join_path(d->path, item.name));
+  if (item.attr.type != FileType::kDirectory) impl_->inodes.note_size(e.attr.ino, item.attr.size);
   return e;
 }
 
@@ -547,13 +556,20 @@ FsResult<OpenReply> Filesystem::open(uint64_t ino, bool write_access) {
   OpenReply reply;
   const std::string previous = impl_->inodes.exchange_version(ino, h->file->version);
   reply.keep_cache = previous == h->file->version;
-  // The handle pins a version the kernel has not seen yet. The size the
-  // kernel holds may still be the old version's (a lookup can serve the old
-  // entry once while a refresh runs, and the refresh's own invalidation comes
-  // later from the notifier thread); the kernel never reads past that size,
-  // so the reader would get the new version cut at the old length. Drop the
-  // attributes now, before the first read.
-  if (!previous.empty() && !reply.keep_cache && impl_->notifier) impl_->notifier->inval_attr(ino);
+  // The kernel never reads past the size it holds. That size may be an older
+  // version's while the handle pins a newer one: a lookup can serve the old
+  // entry once while a refresh runs, and the refresh's own invalidation
+  // comes later, from the notifier thread. The reader would get the new
+  // version cut at the old length. Drop the attributes now, before the first
+  // read, when the size the kernel was given differs from the pinned one, or
+  // (size unknown) when the kernel cached another version.
+  const uint64_t told = impl_->inodes.noted_size(ino);
+  const bool size_may_differ = told != InodeTable::kUnknownSize ? told != h->file->size
+                                                                : !previous.empty() && !reply.keep_cache;
+  if (size_may_differ && impl_->notifier) {
+    impl_->notifier->inval_attr(ino);
+    impl_->inodes.note_size(ino, InodeTable::kUnknownSize);  // until the kernel's GETATTR
+  }
   impl_->opens.fetch_add(1, std::memory_order_relaxed);
   {
     std::lock_guard lock(impl_->handles_mu);

@@ -82,6 +82,18 @@ std::string InodeTable::version_of(uint64_t ino) const {
   return it == by_ino_.end() ? std::string() : it->second.version;
 }
 
+void InodeTable::note_size(uint64_t ino, uint64_t size) {
+  std::lock_guard lock(mu_);
+  auto it = by_ino_.find(ino);
+  if (it != by_ino_.end()) it->second.size = size;
+}
+
+uint64_t InodeTable::noted_size(uint64_t ino) const {
+  std::lock_guard lock(mu_);
+  auto it = by_ino_.find(ino);
+  return it == by_ino_.end() ? kUnknownSize : it->second.size;
+}
+
 size_t InodeTable::size() const {
   std::lock_guard lock(mu_);
   return by_ino_.size();

@@ -5,8 +5,8 @@
 // upward on a collision, so a path gets the same number again after the kernel
 // forgot it, and readdir can name an entry's number without registering it.
 // Inode 1 is the root ("") and is never forgotten.
-// Each node also remembers the version the kernel last saw for it (for
-// keep_cache and invalidation decisions).
+// Each node also remembers the version the kernel last saw for it and the
+// size it was last given (for keep_cache and invalidation decisions).
 // Thread-safety: every method is thread-safe (one mutex; no I/O under it).
 #pragma once
 
@@ -47,6 +47,16 @@ class InodeTable {
   // The version last recorded ("" if none or unknown inode).
   std::string version_of(uint64_t ino) const;
 
+  // Records the size a lookup, getattr or readdirplus reply is giving the
+  // kernel for `ino` (kUnknownSize when that size is approximate and the
+  // kernel will ask again). The kernel never reads past the size it holds,
+  // so open() compares it with the size of the version it pins. No-op for
+  // an unknown inode.
+  static constexpr uint64_t kUnknownSize = UINT64_MAX;
+  void note_size(uint64_t ino, uint64_t size);
+  // The size last noted (kUnknownSize if none or unknown inode).
+  uint64_t noted_size(uint64_t ino) const;
+
   size_t size() const;
 
   static uint64_t hash_path(std::string_view path);
@@ -56,6 +66,7 @@ class InodeTable {
     std::string path;
     uint64_t nlookup = 0;
     std::string version;  // what the kernel last cached; "" unknown
+    uint64_t size = kUnknownSize;  // the size the kernel was last given
   };
   mutable std::mutex mu_;
   std::unordered_map<uint64_t, Node> by_ino_;        // guarded by mu_

@@ -485,6 +485,33 @@ TEST_CASE("filesystem: opening a new version drops the kernel's cached size firs
   rig.fs->release(same->fh);
 }
 
+TEST_CASE("filesystem: a first open that pins a newer version than the lookup gave drops the size", "[fs]") {
+  Rig rig;  // ttl 5 min: nothing refreshes unless asked
+  auto notifier = std::make_shared<RecordingNotifier>();
+  rig.fs->set_notifier(notifier);
+  const uint64_t ino = rig.ino("big.bin");  // the kernel now holds the old size
+  const std::string v2 = pattern(70 * 4096, 2);
+  rig.origin->put_file("big.bin", v2, "\"b2\"");
+  REQUIRE(rig.fs->refresh("big.bin", false));
+  auto h = rig.fs->open(ino, false);  // the first open of this inode
+  REQUIRE(h);
+  CHECK(notifier->attr_calls(ino) == 1);
+  CHECK(rig.read(h->fh, 0, v2.size()) == v2);
+  rig.fs->release(h->fh);
+  // The kernel was told to ask again; until it does, the version decides.
+  auto again = rig.fs->open(ino, false);
+  REQUIRE(again);
+  CHECK(again->keep_cache);
+  CHECK(notifier->attr_calls(ino) == 1);
+  rig.fs->release(again->fh);
+  // A getattr that gives the kernel the size it will read with: no drop.
+  REQUIRE(rig.fs->getattr(ino));
+  auto third = rig.fs->open(ino, false);
+  REQUIRE(third);
+  CHECK(notifier->attr_calls(ino) == 1);
+  rig.fs->release(third->fh);
+}
+
 TEST_CASE("filesystem: without listing etags, handles pin the file's own tag", "[fs]") {
   Rig fresh;
   fresh.origin->listing_without_etag = true;
