@@ -610,6 +610,22 @@ def w_neg(base, man, n):
                 "return ENOENT" % wrong)
 
 
+def median_run(got):
+    """got: [(result, origin)] of repeated runs of one cell, in run order.
+    Returns the median run's (result, origin); with more than one run the
+    result carries every sample and the first failed verification, if any:
+    one cold sample on a shared 2-core VM is mostly noise."""
+    if len(got) == 1:
+        return got[0]
+    vals = sorted((r["value"], k) for k, (r, _) in enumerate(got) if r.get("value") is not None)
+    k = vals[len(vals) // 2][1] if vals else 0
+    res, origin = dict(got[k][0]), got[k][1]
+    res["samples"] = [r.get("value") for r, _ in got]
+    bad = [r["verify"] for r, _ in got if r.get("verify") != "ok"]
+    res["verify"] = bad[0] if bad else "ok"
+    return res, origin
+
+
 def median_of(fn, n):
     """Runs a short cell n times (hot cells take well under a second, and one
     sample on a loaded machine is noise); reports the median, keeps every
@@ -743,33 +759,19 @@ class Bench:
             return dict(value=None, verify="FAIL: %s: %s" % (type(box["e"]).__name__, box["e"]))
         return box["r"]
 
-    def session(self, system, steps, repeat=1):
+    def session(self, system, steps):
         """steps: list of (workload, state, fn(base)) with state in
         cold|warm|hot|prep. 'cold' drops the page cache; 'warm' unmounts,
         drops, remounts on the same cache dir; 'hot' reads as is; 'prep' runs
-        unrecorded. repeat > 1 runs the whole session that many times, each
-        on a fresh cache dir, and records per workload the median run (see
-        record_sessions)."""
-        self.record_sessions(system, steps, [self.session_once(system, steps) for _ in range(repeat)])
+        unrecorded. One fresh mount; repeated workloads use rounds()."""
+        self.record_sessions(system, steps, [self.session_once(system, steps)])
 
     def record_sessions(self, system, steps, runs):
-        """Records per workload the median of the runs (with every sample,
-        and the first failed verification if any): one cold sample on a
-        shared 2-core VM is mostly noise."""
+        """Records per workload the median of the runs (median_run)."""
         for i, (wl, state, _) in enumerate(steps):
-            if state == "prep":
-                continue
-            got = [r[i] for r in runs]
-            if len(runs) == 1:
-                res, origin = got[0]
-            else:
-                vals = sorted((r["value"], k) for k, (r, _) in enumerate(got) if r.get("value") is not None)
-                k = vals[len(vals) // 2][1] if vals else 0
-                res, origin = dict(got[k][0]), got[k][1]
-                res["samples"] = [r.get("value") for r, _ in got]
-                bad = [r["verify"] for r, _ in got if r.get("verify") != "ok"]
-                res["verify"] = bad[0] if bad else "ok"
-            self.record(wl, system, res, origin=origin)
+            if state != "prep":
+                res, origin = median_run([r[i] for r in runs])
+                self.record(wl, system, res, origin=origin)
 
     def rounds(self, repeat, limits, steps):
         """Interleaved repeats: round k takes sample k of every limit, then
@@ -785,15 +787,8 @@ class Bench:
                 lim[wl].append(self.limit_once(fn, what, cold))
             for s in self.systems:
                 runs[s].append(self.session_once(s, steps(s)))
-        for wl, _, what, _ in limits:
-            got = lim[wl]
-            vals = sorted((r["value"], k) for k, (r, _) in enumerate(got) if r.get("value") is not None)
-            k = vals[len(vals) // 2][1] if vals else 0
-            res, origin = dict(got[k][0]), got[k][1]
-            if len(got) > 1:
-                res["samples"] = [r.get("value") for r, _ in got]
-                bad = [r["verify"] for r, _ in got if r.get("verify") != "ok"]
-                res["verify"] = bad[0] if bad else "ok"
+        for wl, _, _, _ in limits:
+            res, origin = median_run(lim[wl])
             self.record(wl, "limit", res, origin=origin)
         for s in self.systems:
             self.record_sessions(s, steps(s), runs[s])
