@@ -3,7 +3,8 @@
 #
 #   1. tools/setup.sh (idempotent Debian package install)
 #   2. normal build with warnings as errors: unit, contract, integration
-#      (mounted filesystem over real nginx) and fuzz suites
+#      (mounted filesystem over real nginx), fault (a changing, failing or
+#      absent origin; bounded form) and fuzz suites
 #   3. AddressSanitizer + UBSan build: unit and contract suites
 #   4. ThreadSanitizer build: the engine and tier concurrency suites ('tsan')
 #
@@ -74,6 +75,7 @@ configure build -Dwerror=true -Dbuildtype=debugoptimized
 ninja -C build
 run_suites build "unit+contract+fuzz replay" --suite unit --suite contract --suite fuzz
 run_suites build "integration" --suite integration --num-processes 1
+run_suites build "fault (bounded; FAULT_FULL=1 for the full sizes)" --suite fault --num-processes 1
 if [[ -x tests/fuzz/run.sh ]]; then
   echo "== fuzz (bounded)"
   if bash tests/fuzz/run.sh; then echo "1 0" >>"$SUMMARY"; else echo "0 1" >>"$SUMMARY"; failed_steps+=(fuzz); fi

@@ -93,6 +93,8 @@ Result<Assembled> assemble(const config::DaemonOptions& o, std::shared_ptr<Origi
   // A reader waiting for someone else's fill waits at most as long as that
   // fill may take (one origin operation), plus slack.
   fopts.fill_wait = ms(o.origin_timeout * 3 + 5);
+  // What a reader waits for one read(), retries included (issue 14).
+  fopts.read_timeout = ms(o.origin_timeout);
   fopts.prefetch.threads = o.readahead == 0 ? 0 : o.prefetch_threads;
   fopts.prefetch.max_window_bytes = std::max<uint64_t>(o.readahead, o.chunk_size);
   fopts.prefetch.reorder_bytes = std::max<uint64_t>(8ull << 20, 2 * o.kernel_readahead);

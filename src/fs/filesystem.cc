@@ -12,8 +12,12 @@
 // handle as a FileRef (path, version, etag, size). Every read of that handle
 // uses chunk keys carrying that version and sends the etag as If-Match, so a
 // handle sees one version from open to close, or gets EIO when the origin no
-// longer has it: never a mix. The kernel keeps its page cache across opens
-// (keep_cache) only when the version it cached is the one we pin now.
+// longer has it: never a mix. The kernel has one page cache per inode, shared
+// by every handle: it keeps it across opens (keep_cache) only when the
+// version it cached is the one we pin now. An open of another version drops
+// it and supersedes the handles of the old one, whose reads fail from then
+// on — otherwise an old handle would refill the cache with old pages that
+// the new version's readers then get (issue 14).
 //
 // Reads. A read maps to the chunks it covers. Each chunk comes from
 // Cache::get: a RAM hit is a SharedView replied as is (no copy); a disk hit
@@ -60,6 +64,7 @@ Status FilesystemOptions::validate() const {
   if (ttl.count() < 0) return Status::config_error("ttl", "must not be negative");
   if (negative_ttl.count() < 0) return Status::config_error("negative_ttl", "must not be negative");
   if (fill_wait.count() <= 0) return Status::config_error("fill_wait", "must be positive");
+  if (read_timeout.count() <= 0) return Status::config_error("read_timeout", "must be positive");
   if (prefetch.threads < 0 || prefetch.threads > 256) {
     return Status::config_error("prefetch_threads", "must be between 0 and 256");
   }
@@ -81,6 +86,12 @@ struct ChunkRef {
 struct Handle {
   uint64_t ino = 0;
   std::shared_ptr<const FileRef> file;
+  // Set when an open of the same inode pinned another version. The kernel
+  // keeps one page cache per inode, and that open handed it to the new
+  // version (and dropped what was there): a read of this handle now would
+  // put old-version pages next to new ones, so it fails instead (EIO,
+  // reason=version_changed). Never cleared.
+  std::atomic<bool> superseded{false};
   std::mutex mu;
   ReadaheadState readahead;  // guarded by mu
   // The chunk this handle read last. The kernel splits a reader's pass over
@@ -89,6 +100,17 @@ struct Handle {
   // to the RAM tier's eviction policy (S3-FIFO and SIEVE promote re-hit
   // keys). Holds one chunk alive per open handle at most.
   ChunkRef last;  // guarded by mu
+  // The chunk whose fetch failed last, and when. When a read-ahead page
+  // fails, the kernel asks again for it at once, within the same read()
+  // call (seen: a 4 KiB request right after a failed 1 MiB read-ahead): each
+  // request would wait read_timeout anew, and one read() would take twice
+  // origin_timeout or more. A request for that chunk within kFailureMemo of
+  // the failure gets the same error at once instead; a program that retries
+  // later asks the origin again.
+  uint64_t failed_index = UINT64_MAX;             // guarded by mu
+  std::chrono::steady_clock::time_point failed_at;  // guarded by mu
+  Error failed{Errc::kOriginError, Status()};     // guarded by mu
+  static constexpr std::chrono::milliseconds kFailureMemo{250};
 };
 
 // An open directory: the listing as it was at opendir (immutable, shared
@@ -117,6 +139,8 @@ struct Filesystem::Impl {
   std::mutex handles_mu;
   std::unordered_map<uint64_t, std::shared_ptr<Handle>> handles;     // guarded by handles_mu
   std::unordered_map<uint64_t, std::shared_ptr<DirHandle>> dirs;     // guarded by handles_mu
+  // The open file handles of each inode, to supersede them (Handle::superseded).
+  std::unordered_map<uint64_t, std::vector<Handle*>> open_by_ino;    // guarded by handles_mu
   uint64_t next_handle = 1;                                          // guarded by handles_mu
 
   std::mutex notify_mu;
@@ -135,7 +159,7 @@ struct Filesystem::Impl {
   std::shared_ptr<ListenerGate> gate = std::make_shared<ListenerGate>();
 
   std::atomic<uint64_t> lookups{0}, negative_lookups{0}, opens{0}, reads{0}, read_bytes{0}, eio{0},
-      invalidations{0};
+      invalidations{0}, superseded{0};
 
   // Directory scans. A program that opens a directory's files one after
   // another in name order (cp -r, tar, rsync, a loop over sorted names) is
@@ -211,6 +235,7 @@ struct Filesystem::Impl {
     source->origin = origin;
     source->fills = std::make_shared<FillTable>();
     source->fill_wait = o.fill_wait;
+    source->read_timeout = o.read_timeout;
     prefetcher = std::make_unique<Prefetcher>(o.prefetch, cache, source);
   }
 
@@ -248,7 +273,13 @@ struct Filesystem::Impl {
 
   template <typename T>
   FsResult<T> fail(const Status& s, std::string_view op, std::string_view path) {
-    Error err = error_from(s);
+    return fail_as<T>(error_from(s), op, path);
+  }
+
+  // As fail(), for a cause errc_from_status cannot tell (a short chunk).
+  template <typename T>
+  FsResult<T> fail_as(Error err, std::string_view op, std::string_view path) {
+    const Status& s = err.cause;
     if (is_failure(err.code)) {
       eio.fetch_add(1, std::memory_order_relaxed);
       static util::RateLimit limit;
@@ -275,10 +306,12 @@ struct Filesystem::Impl {
 
   // One whole chunk, as memory or a file range, with what keeps it alive
   // and where it came from (ChunkRef::served).
-  FsResult<ChunkRef> chunk_ref(const std::shared_ptr<const FileRef>& file, uint64_t index) {
+  // Origin work for it ends by `deadline` (util/deadline.h).
+  FsResult<ChunkRef> chunk_ref(const std::shared_ptr<const FileRef>& file, uint64_t index,
+                               std::chrono::steady_clock::time_point deadline) {
     const std::string key = chunk_key(file->path, file->version, index);
     const uint64_t expected = file->chunk_length(index);
-    auto got = cache->get(key, make_chunk_fetcher(source, file, index));
+    auto got = cache->get(key, make_chunk_fetcher(source, file, index, deadline));
     if (!got) return fail<ChunkRef>(got.error(), "read", file->path);
     ChunkRef ref;
     ref.index = index;
@@ -322,7 +355,7 @@ struct Filesystem::Impl {
 
   FsResult<ReadPiece> chunk_piece(const std::shared_ptr<const FileRef>& file, uint64_t index, uint64_t from,
                                   uint64_t len, int* served = nullptr) {
-    auto c = chunk_ref(file, index);
+    auto c = chunk_ref(file, index, std::chrono::steady_clock::now() + options.read_timeout);
     if (!c) return c.error();
     if (served) *served = c->served;
     return slice(*c, from, len);
@@ -332,9 +365,8 @@ struct Filesystem::Impl {
     // A cached chunk that disagrees with the pinned size is unusable: drop it
     // so the next read refetches, and fail this one rather than serve garbage.
     ignore_error(cache->remove(key));
-    return fail<ReadPiece>(Status::io_error(fmt::format("chunk has {} bytes, expected {}", got, expected)),
-                           "read", path)
-        .error();
+    const Status why = Status::io_error(fmt::format("chunk has {} bytes, expected {}", got, expected));
+    return fail_as<ReadPiece>(Error{Errc::kShortData, why}, "read", path).error();
   }
 
   // The attributes a handle pins. A multi-chunk listing entry without a version tag
@@ -353,6 +385,30 @@ struct Filesystem::Impl {
     auto exact = ns.stat_path(path);
     if (!exact) return exact.error();
     return exact;
+  }
+
+  // A read that took longer than read_timeout promises: the bound is
+  // documented, so breaking it is worth a warning (rate-limited).
+  void note_slow_read(const FileRef& file, uint64_t offset, uint64_t size, std::chrono::nanoseconds took) {
+    static util::RateLimit limit;
+    uint64_t suppressed = 0;
+    if (!limit.allow(&suppressed)) return;
+    util::logger("fs")->warn("slow read path={} offset={} size={} took={}ms read_timeout={}ms suppressed={}", file.path,
+                             offset, size, std::chrono::duration_cast<std::chrono::milliseconds>(took).count(),
+                             std::chrono::duration_cast<std::chrono::milliseconds>(options.read_timeout).count(),
+                             suppressed);
+  }
+
+  // Marks every open handle of `ino` that pinned another version than
+  // `version` superseded. Requires: handles_mu held.
+  void supersede(uint64_t ino, const std::string& version) {
+    auto it = open_by_ino.find(ino);
+    if (it == open_by_ino.end()) return;
+    for (Handle* h : it->second) {
+      if (h->file->version != version && !h->superseded.exchange(true, std::memory_order_acq_rel)) {
+        superseded.fetch_add(1, std::memory_order_relaxed);
+      }
+    }
   }
 
   void on_dir_changed(const std::string& dir) {
@@ -554,8 +610,21 @@ FsResult<OpenReply> Filesystem::open(uint64_t ino, bool write_access) {
   file->chunk_size = options_.chunk_size;
   h->file = std::move(file);
   OpenReply reply;
+  // The version change, the superseding and the registration are one step
+  // under handles_mu, so two opens racing with different versions leave
+  // exactly one version able to read through the page cache.
+  std::unique_lock lock(impl_->handles_mu);
   const std::string previous = impl_->inodes.exchange_version(ino, h->file->version);
+  // Without keep_cache the kernel drops the inode's pages before this open
+  // returns; every handle of another version is superseded first, so none
+  // can put its pages back.
   reply.keep_cache = previous == h->file->version;
+  if (!reply.keep_cache) impl_->supersede(ino, h->file->version);
+  reply.fh = impl_->next_handle++;
+  impl_->open_by_ino[ino].push_back(h.get());
+  const uint64_t pinned_size = h->file->size;
+  impl_->handles.emplace(reply.fh, std::move(h));
+  lock.unlock();
   // The kernel never reads past the size it holds. That size may be an older
   // version's while the handle pins a newer one: a lookup can serve the old
   // entry once while a refresh runs, and the refresh's own invalidation
@@ -564,18 +633,13 @@ FsResult<OpenReply> Filesystem::open(uint64_t ino, bool write_access) {
   // read, when the size the kernel was given differs from the pinned one, or
   // (size unknown) when the kernel cached another version.
   const uint64_t told = impl_->inodes.noted_size(ino);
-  const bool size_may_differ = told != InodeTable::kUnknownSize ? told != h->file->size
+  const bool size_may_differ = told != InodeTable::kUnknownSize ? told != pinned_size
                                                                 : !previous.empty() && !reply.keep_cache;
   if (size_may_differ && impl_->notifier) {
     impl_->notifier->inval_attr(ino);
     impl_->inodes.note_size(ino, InodeTable::kUnknownSize);  // until the kernel's GETATTR
   }
   impl_->opens.fetch_add(1, std::memory_order_relaxed);
-  {
-    std::lock_guard lock(impl_->handles_mu);
-    reply.fh = impl_->next_handle++;
-    impl_->handles.emplace(reply.fh, std::move(h));
-  }
   impl_->note_open(*path);
   return reply;
 }
@@ -586,6 +650,11 @@ FsResult<ReadData> Filesystem::read(uint64_t fh, uint64_t offset, uint64_t size)
   const auto& file = h->file;
   ReadData out;
   impl_->reads.fetch_add(1, std::memory_order_relaxed);
+  if (h->superseded.load(std::memory_order_acquire)) {
+    return impl_->fail<ReadData>(
+        Status::changed_at_origin("a newer version was opened; this handle's version left the page cache"), "read",
+        file->path);
+  }
   if (offset >= file->size || size == 0) return out;
   const uint64_t end = std::min(file->size, offset + size);
   {
@@ -594,6 +663,8 @@ FsResult<ReadData> Filesystem::read(uint64_t fh, uint64_t offset, uint64_t size)
   }
   const uint64_t cs = file->chunk_size;
   const auto started = std::chrono::steady_clock::now();
+  // origin_timeout bounds the whole read, however many chunks and retries.
+  const auto deadline = started + options_.read_timeout;
   // The read is as slow as its slowest chunk: the origin, else the deepest tier.
   int slowest = 0;
   auto deeper = [](int a, int b) {
@@ -610,10 +681,23 @@ FsResult<ReadData> Filesystem::read(uint64_t fh, uint64_t offset, uint64_t size)
       if (h->last.index == index) chunk = h->last;
     }
     if (chunk.index != index) {
-      auto got = impl_->chunk_ref(file, index);
+      {
+        std::lock_guard lock(h->mu);
+        if (h->failed_index == index && std::chrono::steady_clock::now() - h->failed_at < Handle::kFailureMemo) {
+          return h->failed;
+        }
+      }
+      auto got = impl_->chunk_ref(file, index, deadline);
+      // Never the bytes in hand without the rest: the kernel takes a short
+      // read for the end of the file (it would shrink the file's size, and cp
+      // would exit 0 with a truncated copy). All of the range, or an error.
       if (!got) {
-        // A short read is better than an error when some bytes are in hand.
-        if (out.total > 0) break;
+        const auto took = std::chrono::steady_clock::now() - started;
+        if (took > options_.read_timeout) impl_->note_slow_read(*file, offset, size, took);
+        std::lock_guard lock(h->mu);
+        h->failed_index = index;
+        h->failed_at = std::chrono::steady_clock::now();
+        h->failed = got.error();
         return got.error();
       }
       chunk = std::move(*got);
@@ -627,13 +711,24 @@ FsResult<ReadData> Filesystem::read(uint64_t fh, uint64_t offset, uint64_t size)
     out.total += to - from;
   }
   impl_->read_bytes.fetch_add(out.total, std::memory_order_relaxed);
-  if (options_.on_read && out.total > 0) options_.on_read(slowest, std::chrono::steady_clock::now() - started);
+  const auto took = std::chrono::steady_clock::now() - started;
+  if (took > options_.read_timeout) impl_->note_slow_read(*file, offset, size, took);
+  if (options_.on_read && out.total > 0) options_.on_read(slowest, took);
   return out;
 }
 
 void Filesystem::release(uint64_t fh) {
+  std::shared_ptr<Handle> h;  // destroyed outside the lock
   std::lock_guard lock(impl_->handles_mu);
-  impl_->handles.erase(fh);
+  auto it = impl_->handles.find(fh);
+  if (it == impl_->handles.end()) return;
+  h = std::move(it->second);
+  impl_->handles.erase(it);
+  auto by = impl_->open_by_ino.find(h->ino);
+  if (by != impl_->open_by_ino.end()) {
+    std::erase(by->second, h.get());
+    if (by->second.empty()) impl_->open_by_ino.erase(by);
+  }
 }
 
 StatfsReply Filesystem::statfs() {
@@ -708,6 +803,7 @@ FsStats Filesystem::stats() const {
   s.read_bytes = impl_->read_bytes.load();
   s.eio = impl_->eio.load();
   s.kernel_invalidations = impl_->invalidations.load();
+  s.superseded_handles = impl_->superseded.load();
   s.prefetch = impl_->prefetcher->stats();
   s.chunk_origin_requests = impl_->source->origin_requests.load();
   s.joined_fills = impl_->source->joined_fills.load();

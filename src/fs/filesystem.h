@@ -39,6 +39,10 @@ struct FilesystemOptions {
   // How long a reader waits for a chunk another request (a prefetch) owns
   // before fetching it itself. Default: 60 s.
   Duration fill_wait = std::chrono::seconds(60);
+  // Bound on one read(): waiting for another fetch of a chunk, the origin's
+  // retries and the body together (the daemon sets origin_timeout). Past it
+  // the read fails with EIO. Default: 10 s.
+  Duration read_timeout = std::chrono::seconds(10);
   PrefetchOptions prefetch;                              // Default: see PrefetchOptions
   uint32_t uid = 0, gid = 0;                             // Default: root
   uint64_t capacity_bytes = 0;                           // reported by statfs
@@ -51,7 +55,8 @@ struct FilesystemOptions {
   // its slowest chunk came from (a tier index, or Source::kOrigin), for the
   // daemon's latency histograms. Must be cheap and thread-safe. Default: none.
   std::function<void(int source, std::chrono::nanoseconds latency)> on_read;
-  // Errors name the field: zero or >64 MiB chunk, negative durations.
+  // Errors name the field: zero or >64 MiB chunk, negative durations, a
+  // read_timeout that is not positive.
   Status validate() const;
 };
 
@@ -104,6 +109,7 @@ struct StatfsReply {
 struct FsStats {
   uint64_t lookups = 0, negative_lookups = 0, opens = 0, reads = 0, read_bytes = 0;
   uint64_t eio = 0, kernel_invalidations = 0;
+  uint64_t superseded_handles = 0;  // handles failed because a newer version was opened
   PrefetchStats prefetch;
   uint64_t chunk_origin_requests = 0, joined_fills = 0;
 };
@@ -156,7 +162,16 @@ class Filesystem {
   // An Entry for an item readdir returned (readdirplus): +1 nlookup.
   Entry entry_for(uint64_t dh, const DirItem& item);
   void releasedir(uint64_t dh);
+  // Pins the file's current version in a new handle. keep_cache is set only
+  // when the kernel's pages are of that version; otherwise every open handle
+  // of another version of the inode is superseded (its reads fail from now
+  // on), so the inode's page cache only ever holds one version.
   FsResult<OpenReply> open(uint64_t ino, bool write_access);
+  // [offset, offset+size) of the handle's version, cut at its end: all of it,
+  // or an error (never fewer bytes: the kernel would take that for the end
+  // of the file). Errors: kVersionChanged (the origin or a newer open
+  // replaced the version), kOriginError (including read_timeout passing),
+  // kShortData (a cached chunk of the wrong length, dropped), kCacheError.
   FsResult<ReadData> read(uint64_t fh, uint64_t offset, uint64_t size);
   void release(uint64_t fh);
   StatfsReply statfs();

@@ -51,6 +51,7 @@
 
 #include <fmt/format.h>
 
+#include "util/deadline.h"
 #include "util/log.h"
 
 namespace daramjwee::fs {
@@ -77,8 +78,11 @@ Metadata chunk_metadata(const FileRef& file, uint64_t length) {
   return m;
 }
 
-// Reads exactly `length` bytes; a short body is an error (never a short chunk).
-Result<SharedBytes> read_exactly(Reader& reader, uint64_t length) {
+// Reads exactly `length` bytes; a short body is an error (never a short chunk):
+// kIoError (retryable) for a ranged body the origin cut, or, with
+// `short_is_change`, kChangedAtOrigin (an unranged body that ended cleanly
+// before the pinned size: the file is another version now).
+Result<SharedBytes> read_exactly(Reader& reader, uint64_t length, bool short_is_change = false) {
   Bytes buf(length);
   // A cold chunk lands in memory nobody has touched yet (the RAM tier keeps
   // every chunk); its page faults inside the socket copy were a tenth of the
@@ -88,7 +92,11 @@ Result<SharedBytes> read_exactly(Reader& reader, uint64_t length) {
   while (got < length) {
     auto n = reader.read(std::span<std::byte>(buf.data() + got, length - got));
     if (!n) return n.error();
-    if (*n == 0) return Status::io_error(fmt::format("origin body ended at {} of {} bytes", got, length), true);
+    if (*n == 0) {
+      const std::string what = fmt::format("origin body ended at {} of {} bytes", got, length);
+      if (short_is_change) return Status::changed_at_origin(what);
+      return Status::io_error(what, true);
+    }
     got += *n;
   }
   buf.resize(length);
@@ -97,8 +105,9 @@ Result<SharedBytes> read_exactly(Reader& reader, uint64_t length) {
 
 class ChunkFetcher final : public Fetcher {
  public:
-  ChunkFetcher(std::shared_ptr<ChunkSource> source, std::shared_ptr<const FileRef> file, uint64_t index)
-      : source_(std::move(source)), file_(std::move(file)), index_(index) {}
+  ChunkFetcher(std::shared_ptr<ChunkSource> source, std::shared_ptr<const FileRef> file, uint64_t index,
+               std::chrono::steady_clock::time_point deadline)
+      : source_(std::move(source)), file_(std::move(file)), index_(index), deadline_(deadline) {}
 
   Result<FetchOutcome> fetch(std::string_view key, const Metadata* cached) override {
     // A chunk key names one version, so a cached chunk can never be out of
@@ -111,6 +120,9 @@ class ChunkFetcher final : public Fetcher {
     std::shared_ptr<FillTable::Fill> fill;
     // Join a fill in flight (usually a prefetch stream that registered this
     // chunk when it was queued); if its owner skipped it, fetch ourselves.
+    // The wait takes at most half of what is left of the reader's time, so a
+    // prefetch that is queued behind others or stalled at the origin leaves
+    // the other half for a fetch of our own.
     for (int attempt = 0;; attempt++) {
       auto [f, leader] = source_->fills->join_or_lead(k);
       if (leader) {
@@ -118,7 +130,10 @@ class ChunkFetcher final : public Fetcher {
         break;
       }
       source_->joined_fills.fetch_add(1, std::memory_order_relaxed);
-      auto data = FillTable::wait(*f, source_->fill_wait);
+      const auto left = deadline_ - std::chrono::steady_clock::now();
+      auto data = FillTable::wait(*f, std::min<Duration>(source_->fill_wait,
+                                                         std::max<Duration>(Duration::zero(),
+                                                                            std::chrono::duration_cast<Duration>(left / 2))));
       if (data) return FetchOutcome(FetchedBody{chunk_metadata(*file_, length), make_bytes_reader(*data)});
       // A prefetch still queued behind others after fill_wait: fetch the chunk
       // directly (unregistered) rather than fail a reader that only waited.
@@ -128,18 +143,23 @@ class ChunkFetcher final : public Fetcher {
     }
     source_->origin_requests.fetch_add(1, std::memory_order_relaxed);
     Result<SharedBytes> data = Status::internal("unset");
-    if (file_->etag.empty() && file_->chunk_count() == 1) {
+    // The origin's retries and the body end by the reader's deadline.
+    util::DeadlineScope scope(deadline_);
+    if (std::chrono::steady_clock::now() >= deadline_) {
+      data = Status::timeout("read_timeout passed before the chunk could be fetched");
+    } else if (file_->etag.empty() && file_->chunk_count() == 1) {
       // No tag to pin (see Filesystem's resolve_file): fetch the whole file in
       // one request and insist on the size we pinned, so a replaced file is
-      // an error rather than a chunk of the wrong version.
+      // an error rather than a chunk of the wrong version. Only a body that
+      // ends cleanly at another length says so; a refused connection or a
+      // cut body is the origin failing, and is reported as such.
       auto body = source_->origin->read(file_->path, "", ByteRange{0, std::nullopt});
-      data = body ? read_exactly(**body, length) : Result<SharedBytes>(body.error());
+      data = body ? read_exactly(**body, length, /*short_is_change=*/true) : Result<SharedBytes>(body.error());
       if (data) {
         std::byte extra[1];
         auto more = (*body)->read(std::span<std::byte>(extra, 1));
-        if (!more || *more != 0) data = Status::changed_at_origin(file_->path + ": size changed at the origin");
-      } else if (data.error().is(StatusCode::kIoError)) {
-        data = Status::changed_at_origin(file_->path + ": " + data.error().message());
+        if (!more) data = more.error();
+        else if (*more != 0) data = Status::changed_at_origin(file_->path + ": size changed at the origin");
       }
     } else {
       auto body = source_->origin->read(file_->path, file_->etag, ByteRange{index_ * file_->chunk_size, length});
@@ -157,6 +177,7 @@ class ChunkFetcher final : public Fetcher {
   std::shared_ptr<ChunkSource> source_;
   std::shared_ptr<const FileRef> file_;
   uint64_t index_;
+  std::chrono::steady_clock::time_point deadline_;
 };
 
 }  // namespace
@@ -209,8 +230,9 @@ Result<SharedBytes> FillTable::wait(Fill& fill, Duration timeout) {
 }
 
 std::shared_ptr<Fetcher> make_chunk_fetcher(std::shared_ptr<ChunkSource> source,
-                                            std::shared_ptr<const FileRef> file, uint64_t index) {
-  return std::make_shared<ChunkFetcher>(std::move(source), std::move(file), index);
+                                            std::shared_ptr<const FileRef> file, uint64_t index,
+                                            std::chrono::steady_clock::time_point deadline) {
+  return std::make_shared<ChunkFetcher>(std::move(source), std::move(file), index, deadline);
 }
 
 Prefetcher::Prefetcher(PrefetchOptions options, std::shared_ptr<Cache> cache,
@@ -363,7 +385,8 @@ void Prefetcher::execute(Job& job, const std::stop_token& stop) {
     // Through the engine, like a reader: single-flighted with a reader that
     // opens the file meanwhile, promoted if it is on disk, fetched otherwise.
     const FileRef& f = *job.file;
-    auto got = cache_->get(chunk_key(f.path, f.version, 0), make_chunk_fetcher(source_, job.file, 0));
+    auto got = cache_->get(chunk_key(f.path, f.version, 0),
+                           make_chunk_fetcher(source_, job.file, 0, std::chrono::steady_clock::now() + source_->read_timeout));
     if (got && !got->body->view()) ignore_error(got->body->skip(UINT64_MAX).status());
     if (got) files_.fetch_add(1, std::memory_order_relaxed);
     return;
@@ -400,7 +423,8 @@ void Prefetcher::execute(Job& job, const std::stop_token& stop) {
     }
     if (w == Where::kLower) {
       const uint64_t index = job.first + j;
-      auto got = cache_->get(mine[j].first, make_chunk_fetcher(source_, job.file, index));
+      auto got = cache_->get(mine[j].first, make_chunk_fetcher(source_, job.file, index,
+                                                               std::chrono::steady_clock::now() + source_->read_timeout));
       if (got && !got->body->view()) ignore_error(got->body->skip(UINT64_MAX).status());
       promoted_.fetch_add(1, std::memory_order_relaxed);
     }

@@ -84,14 +84,23 @@ struct ChunkSource {
   std::shared_ptr<Origin> origin;
   std::shared_ptr<FillTable> fills;
   Duration fill_wait = std::chrono::seconds(60);  // bound on waiting for another fill
+  // What a fetch made for a prefetch or a promotion gets to finish (a reader
+  // passes its own deadline): a reader that joins it waits no longer.
+  Duration read_timeout = std::chrono::seconds(10);
   std::atomic<uint64_t> origin_requests{0};        // ranged reads issued
   std::atomic<uint64_t> joined_fills{0};           // misses served by another's fill
 };
 
 // The engine's fetcher for one chunk (one ranged origin request, or the
-// bytes of a fill already in flight).
+// bytes of a fill already in flight). Its work ends by `deadline`: it waits
+// for a fill in flight at most half the time left, and the origin's retries
+// and body get the rest (util/deadline.h); past it the fetch fails with
+// kTimeout. A body of the wrong length is an error, never a short chunk:
+// kChangedAtOrigin when an unpinned one-chunk file ended at another size,
+// kIoError when a ranged body was cut.
 std::shared_ptr<Fetcher> make_chunk_fetcher(std::shared_ptr<ChunkSource> source,
-                                            std::shared_ptr<const FileRef> file, uint64_t index);
+                                            std::shared_ptr<const FileRef> file, uint64_t index,
+                                            std::chrono::steady_clock::time_point deadline);
 
 // Per-handle access pattern; guarded by the handle's mutex.
 struct ReadaheadState {

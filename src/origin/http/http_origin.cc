@@ -7,6 +7,7 @@
 
 #include "net/http_parse.h"
 #include "origin/http/http_reader.h"
+#include "util/deadline.h"
 #include "util/log.h"
 
 namespace daramjwee::origin {
@@ -219,8 +220,19 @@ std::string HttpOrigin::dir_url(std::string_view path) const {
 
 Result<std::unique_ptr<net::Transfer>> HttpOrigin::open(net::Request req, std::string_view what) {
   req.headers.insert(req.headers.begin(), headers_.begin(), headers_.end());
-  net::RetryLoop loop(retry_);
+  // Under a caller's deadline (a reader's read, util/deadline.h) the retries
+  // stop, and each attempt (body included) is cut, when it passes: one
+  // attempt started late must not add a whole request_timeout of its own.
+  net::RetryPolicy policy = retry_;
+  const auto left = util::remaining();
+  if (left) policy.budget = std::min(policy.budget, *left);
+  net::RetryLoop loop(policy);
+  const std::chrono::milliseconds own_timeout = req.total_timeout;
   for (;;) {
+    if (const auto now_left = util::remaining()) {
+      if (now_left->count() == 0) return Status::timeout(std::string(what) + ": read_timeout passed");
+      req.total_timeout = own_timeout.count() > 0 ? std::min(own_timeout, *now_left) : *now_left;
+    }
     net::NetError err;
     auto t = net::Transfer::open(pool_, req, &err);
     Status failure;

@@ -548,8 +548,58 @@ TEST_CASE("filesystem: origin down fails uncached reads and serves cached ones",
   REQUIRE_FALSE(r);
   CHECK(r.error().code == fs::Errc::kOriginError);
   rig.origin->down = false;
+  // The handle answers a failed chunk's error again for 250 ms (the kernel's
+  // immediate re-request of a failed read-ahead page), then asks again.
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
   CHECK(rig.read(h->fh, 0, 10).size() == 10);  // recovers by itself
   rig.fs->release(h->fh);
+}
+
+TEST_CASE("filesystem: a read over a failing chunk fails whole, never short (issue 14)", "[fs]") {
+  Rig rig;
+  uint64_t big = rig.ino("big.bin");
+  auto h = rig.fs->open(big, false);
+  REQUIRE(h);
+  rig.origin->fail_at = 2 * 4096 + 10;  // chunk 2
+  // Chunks 1 and 2: chunk 1 arrives, chunk 2 fails. The kernel would take
+  // 4096 bytes for the end of the file.
+  auto r = rig.fs->read(h->fh, 4096, 2 * 4096);
+  REQUIRE_FALSE(r);
+  CHECK(r.error().code == fs::Errc::kOriginError);
+  rig.origin->fail_at = -1;
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // past the failure memo
+  CHECK(rig.read(h->fh, 4096, 2 * 4096) == pattern(64 * 4096 + 123, 1).substr(4096, 2 * 4096));
+  rig.fs->release(h->fh);
+}
+
+TEST_CASE("filesystem: an open of a new version supersedes the old version's handles (issue 14)", "[fs]") {
+  Rig rig;
+  const std::string v1 = pattern(64 * 4096 + 123, 1), v2 = pattern(64 * 4096 + 123, 2);
+  uint64_t big = rig.ino("big.bin");
+  auto a = rig.fs->open(big, false);
+  REQUIRE(a);
+  auto a2 = rig.fs->open(big, false);  // same version: the kernel's pages stay
+  REQUIRE(a2);
+  CHECK(a2->keep_cache);
+  CHECK(rig.read(a->fh, 0, 4096) == v1.substr(0, 4096));
+  rig.origin->put_file("big.bin", v2, "\"b2\"");
+  REQUIRE(rig.fs->refresh("", false));
+  auto b = rig.fs->open(big, false);
+  REQUIRE(b);
+  CHECK_FALSE(b->keep_cache);  // the kernel drops version 1's pages
+  // Version 1's handles may no longer read through the shared page cache.
+  for (uint64_t fh : {a->fh, a2->fh}) {
+    auto r = rig.fs->read(fh, 4 * 4096, 4096);
+    REQUIRE_FALSE(r);
+    CHECK(r.error().code == fs::Errc::kVersionChanged);
+  }
+  CHECK(rig.fs->stats().superseded_handles == 2);
+  CHECK(rig.read(b->fh, 0, v2.size()) == v2);
+  auto c = rig.fs->open(big, false);
+  REQUIRE(c);
+  CHECK(c->keep_cache);
+  CHECK(rig.read(c->fh, 0, 4096) == v2.substr(0, 4096));
+  for (uint64_t fh : {a->fh, a2->fh, b->fh, c->fh}) rig.fs->release(fh);
 }
 
 TEST_CASE("filesystem: xattrs name tiers, version and age", "[fs]") {

@@ -125,7 +125,7 @@ TEST_CASE("readahead: a reader stuck behind a fill that never finishes fetches t
   const std::string key = chunk_key("f", "\"e\"", 1);
   auto [stuck, leader] = source->fills->join_or_lead(key);  // e.g. a prefetch still queued
   REQUIRE(leader);
-  auto fetched = make_chunk_fetcher(source, file, 1)->fetch(key, nullptr);
+  auto fetched = make_chunk_fetcher(source, file, 1, std::chrono::steady_clock::now() + std::chrono::seconds(10))->fetch(key, nullptr);
   REQUIRE(fetched);
   auto& body = std::get<FetchedBody>(*fetched);
   auto bytes = read_all(*body.body);
@@ -135,7 +135,7 @@ TEST_CASE("readahead: a reader stuck behind a fill that never finishes fetches t
   // A cached copy of the same version is never refetched.
   Metadata cached;
   cached.etag = "\"e\"";
-  auto again = make_chunk_fetcher(source, file, 1)->fetch(key, &cached);
+  auto again = make_chunk_fetcher(source, file, 1, std::chrono::steady_clock::now() + std::chrono::seconds(10))->fetch(key, &cached);
   REQUIRE(again);
   CHECK(std::holds_alternative<NotModified>(*again));
   CHECK(origin->reads == 1);

@@ -30,6 +30,8 @@ class TreeOrigin final : public Origin {
   // When set, listings carry no etag (as nginx's JSON autoindex).
   std::atomic<bool> listing_without_etag{false};
   std::atomic<bool> down{false};
+  // Reads whose range covers this byte offset fail (kIoError); -1: none.
+  std::atomic<int64_t> fail_at{-1};
   std::atomic<int> stats{0}, lists{0}, reads{0};
   std::atomic<uint64_t> bytes_read{0};
 
@@ -78,6 +80,9 @@ class TreeOrigin final : public Origin {
     const std::string& c = it->second.content;
     if (range.offset > c.size()) return Status::io_error("range past the end");
     uint64_t len = range.length.value_or(c.size() - range.offset);
+    if (const int64_t f = fail_at; f >= 0 && uint64_t(f) >= range.offset && uint64_t(f) < range.offset + len) {
+      return Status::io_error("injected failure", true);
+    }
     if (range.offset + len > c.size()) return Status::io_error("range past the end");
     bytes_read += len;
     auto bytes = std::make_shared<const Bytes>(Bytes::copy_of(std::string_view(c).substr(range.offset, len)));
