@@ -38,6 +38,9 @@ struct DaemonOptions {
   double ttl = 60;                           // Default: 60 s
   double negative_ttl = 30;                  // Default: 30 s
   double origin_timeout = 10;                // Default: 10 s
+  // Refuse to mount when the origin's root does not answer at start, instead
+  // of mounting from what the cache holds. Default: false.
+  bool require_origin = false;
   double shutdown_timeout = 10;              // Default: 10 s
   uint64_t readahead = 64ull << 20;          // Default: 64M
   int prefetch_threads = 4;                  // Default: 4

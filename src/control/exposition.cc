@@ -24,6 +24,8 @@ json status_json(const DaemonInfo& info, const DaemonStats& stats) {
   }
   return {{"origin", info.origin},         {"mountpoint", info.mountpoint}, {"version", info.version},
           {"pid", info.pid},               {"cache_dir", info.cache_dir},   {"uptime_seconds", info.uptime_seconds},
+          {"origin_state", info.origin_state}, {"origin_state_seconds", info.origin_state_seconds},
+          {"origin_last_error", info.origin_last_error}, {"origin_failures", info.origin_failures},
           {"tiers", std::move(tiers)}};
 }
 

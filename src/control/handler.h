@@ -19,6 +19,12 @@ namespace daramjwee::control {
 
 struct DaemonInfo {
   std::string origin, mountpoint, version, cache_dir;
+  // Whether the origin answers: "up", "down" or "unknown" (no request yet),
+  // for how long, and the error that last made it "down".
+  std::string origin_state = "unknown";
+  double origin_state_seconds = 0;
+  std::string origin_last_error;
+  uint64_t origin_failures = 0;
   int64_t pid = 0;
   double uptime_seconds = 0;
 };

@@ -54,7 +54,8 @@ Result<std::shared_ptr<Origin>> build_origin(const config::DaemonOptions& o) {
 Result<Assembled> assemble(const config::DaemonOptions& o, std::shared_ptr<Origin> origin,
                            std::function<void(int, std::chrono::nanoseconds)> on_read) {
   Assembled out;
-  out.origin = std::move(origin);
+  out.monitor = std::make_shared<origin::MonitoredOrigin>(std::move(origin));
+  out.origin = out.monitor;
 
   std::error_code ec;
   std::filesystem::create_directories(o.cache_dir, ec);
@@ -104,6 +105,7 @@ Result<Assembled> assemble(const config::DaemonOptions& o, std::shared_ptr<Origi
   fopts.gid = static_cast<uint32_t>(getgid());
   fopts.capacity_bytes = o.ram_size + o.disk_size;
   fopts.xattrs = o.xattrs;
+  fopts.require_origin = o.require_origin;
   fopts.on_read = std::move(on_read);
   auto filesystem = fs::Filesystem::open(fopts, out.cache, out.origin);
   if (!filesystem) {

@@ -12,11 +12,15 @@
 #include "core/cache.h"
 #include "core/origin.h"
 #include "fs/filesystem.h"
+#include "origin/monitored_origin.h"
 
 namespace daramjwee::daemon {
 
 struct Assembled {
-  std::shared_ptr<Origin> origin;
+  std::shared_ptr<Origin> origin;  // the monitored origin
+  // Whether the origin answers (daramjwee-ctl status); the same object as
+  // `origin` when assemble() wrapped it.
+  std::shared_ptr<origin::MonitoredOrigin> monitor;
   std::shared_ptr<Cache> cache;
   std::unique_ptr<fs::Filesystem> fs;
 };
@@ -24,9 +28,11 @@ struct Assembled {
 // Builds the origin (no network access yet). Errors: kConfigError.
 Result<std::shared_ptr<Origin>> build_origin(const config::DaemonOptions& options);
 
-// Opens the tiers and the engine, then the filesystem, which checks that the
-// origin answers for its root. Errors name what failed ("origin ... is
-// unreachable: ...", "cache_dir ...: ...").
+// Opens the tiers and the engine, then the filesystem, which asks the origin
+// for its root. An origin that does not answer is mounted from the cache
+// (logged; daramjwee-ctl status shows it) unless options.require_origin.
+// Errors name what failed ("origin ... is unreachable: ...", "cache_dir
+// ...: ..."). The origin is wrapped in an origin::MonitoredOrigin.
 // `on_read` becomes FilesystemOptions::on_read (read latency metrics).
 Result<Assembled> assemble(const config::DaemonOptions& options, std::shared_ptr<Origin> origin,
                            std::function<void(int, std::chrono::nanoseconds)> on_read = {});

@@ -66,6 +66,13 @@ control::DaemonInfo DaemonControl::info() {
   i.mountpoint = options_.mountpoint;
   i.version = version_;
   i.cache_dir = options_.cache_dir;
+  if (parts_.monitor) {
+    const origin::OriginHealth h = parts_.monitor->health();
+    i.origin_state = std::string(origin::to_string(h.state));
+    i.origin_state_seconds = h.seconds_in_state;
+    i.origin_last_error = h.last_error;
+    i.origin_failures = h.failures;
+  }
   i.pid = getpid();
   i.uptime_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
   return i;
@@ -111,6 +118,7 @@ std::vector<std::pair<std::string, std::string>> DaemonControl::config() {
       {"ttl", seconds_text(o.ttl)},
       {"negative_ttl", seconds_text(o.negative_ttl)},
       {"origin_timeout", seconds_text(o.origin_timeout)},
+      {"require_origin", b(o.require_origin)},
       {"shutdown_timeout", seconds_text(o.shutdown_timeout)},
       {"readahead", std::to_string(o.readahead)},
       {"prefetch_threads", std::to_string(o.prefetch_threads)},
@@ -154,7 +162,9 @@ std::string DaemonControl::status_line() {
     to_origin = s.tiers.back().misses;
   }
   std::string ratio = lookups == 0 ? "n/a" : fmt::format("{:.1f}%", 100.0 * double(lookups - std::min(lookups, to_origin)) / double(lookups));
-  return fmt::format("origin={} hit_ratio={} origin_fetches={}", options_.origin, ratio, s.origin.fetches);
+  const std::string state = parts_.monitor ? std::string(origin::to_string(parts_.monitor->health().state)) : "unknown";
+  return fmt::format("origin={} origin_state={} hit_ratio={} origin_fetches={}", options_.origin, state, ratio,
+                     s.origin.fetches);
 }
 
 std::string control_socket_path(const config::DaemonOptions& o) {

@@ -248,6 +248,12 @@ int run(int argc, char** argv) {
   util::set_log_level(level);
   log->info("mounted origin={} mountpoint={} cache_dir={} ram_size={} disk_size={} chunk_size={}", o.origin,
             o.mountpoint, o.cache_dir, o.ram_size, o.disk_size, o.chunk_size);
+  // The monitor logged the outage while start-up logs were quiet: say it now,
+  // once; its recovery is logged when it happens.
+  if (const auto h = parts->monitor->health(); h.state == origin::Reachability::kDown) {
+    log->warn("origin unreachable at mount origin={} error=\"{}\": serving what the cache holds, EIO for the rest, "
+              "until it answers again", o.origin, h.last_error);
+  }
   say_ready();
   Readiness readiness;
   readiness.start(o.mountpoint, [handler] { return handler->status_line(); });

@@ -474,7 +474,19 @@ Result<std::unique_ptr<Filesystem>> Filesystem::open(FilesystemOptions options, 
   if (Status s = options.validate(); !s) return s;
   if (!cache || !origin) return Status::invalid_argument("filesystem needs a cache and an origin");
   auto root = origin->stat("");
-  if (!root) return root.error();
+  if (!root) {
+    const Status& s = root.error();
+    const bool unreachable = s.is(StatusCode::kIoError) || s.is(StatusCode::kTimeout);
+    if (options.require_origin || !unreachable) return s;
+    // A reboot during an outage must not lose the cache: mount, serve what
+    // the tiers hold (listings and chunks persist), EIO for the rest.
+    util::logger("fs")->warn("origin {} does not answer ({}): mounting from the cache; uncached files fail with EIO "
+                             "until it is back (require_origin=true refuses to mount instead)",
+                             origin->describe(), s.to_string());
+    FileAttr dir;
+    dir.type = FileType::kDirectory;
+    root = dir;
+  }
   if (root->type != FileType::kDirectory) {
     return Status::invalid_argument(fmt::format("origin root {} is not a directory", origin->describe()));
   }

@@ -51,6 +51,11 @@ struct FilesystemOptions {
   // per file (security.selinux, system.posix_acl_access) that the kernel
   // never caches. Default: false.
   bool xattrs = false;
+  // open() fails when the origin's root does not answer. Off, an origin that
+  // is down (kIoError, kTimeout) is no reason not to mount: what the cache
+  // holds is served and the rest fails with EIO until the origin is back.
+  // Default: false.
+  bool require_origin = false;
   // Called after every read() that returned data with its latency and where
   // its slowest chunk came from (a tier index, or Source::kOrigin), for the
   // daemon's latency histograms. Must be cheap and thread-safe. Default: none.
@@ -147,7 +152,10 @@ class KernelNotifier {
 class Filesystem {
  public:
   // Checks the options and the root (origin stat of ""). Errors: kConfigError
-  // naming the field; the origin's error when the root is unreachable.
+  // naming the field; the origin's kNotFound/kPermissionDenied, or a root
+  // that is not a directory; its kIoError/kTimeout (unreachable) only with
+  // require_origin — otherwise the root is taken to be a directory and the
+  // mount serves from the cache.
   static Result<std::unique_ptr<Filesystem>> open(FilesystemOptions options,
                                                   std::shared_ptr<Cache> cache,
                                                   std::shared_ptr<Origin> origin);

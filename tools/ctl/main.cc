@@ -37,7 +37,7 @@ constexpr const char* kUsage =
     "usage: daramjwee-ctl (--socket PATH | -m MOUNTPOINT) COMMAND [ARGS]\n"
     "\n"
     "commands:\n"
-    "  status              origin, uptime, each tier's used and capacity\n"
+    "  status              origin and its state, uptime, each tier's used and capacity\n"
     "  stats [--json]      per tier hits, misses, hit ratio, promotions, evictions,\n"
     "                      bytes; origin requests; refreshes; read latency p50/p99\n"
     "  metrics             all counters in the Prometheus text format\n"
@@ -232,6 +232,9 @@ json exchange(int fd, const json& request, double timeout, const std::function<v
 
 void print_status(const json& r) {
   fmt::print("origin      {}\n", r.value("origin", ""));
+  const std::string state = r.value("origin_state", "unknown");
+  fmt::print("  state     {} for {}{}\n", state, human_duration(r.value("origin_state_seconds", 0.0)),
+             state == "down" ? " (" + r.value("origin_last_error", "") + ")" : "");
   fmt::print("mountpoint  {}\n", r.value("mountpoint", ""));
   fmt::print("version     {} (pid {})\n", r.value("version", ""), u(r, "pid"));
   fmt::print("uptime      {}\n", human_duration(r.value("uptime_seconds", 0.0)));

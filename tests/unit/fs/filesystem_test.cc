@@ -602,6 +602,40 @@ TEST_CASE("filesystem: an open of a new version supersedes the old version's han
   for (uint64_t fh : {a->fh, a2->fh, b->fh, c->fh}) rig.fs->release(fh);
 }
 
+TEST_CASE("filesystem: mounts with the origin down unless require_origin (issue 14)", "[fs]") {
+  auto origin = std::make_shared<testing::TreeOrigin>();
+  origin->down = true;
+  tiers::MemoryStoreOptions mo;
+  mo.capacity_bytes = 1 << 20;
+  auto ram = tiers::MemoryStore::open(mo);
+  REQUIRE(ram);
+  CacheOptions co;
+  co.tiers.push_back(TierConfig{*ram, "memory", std::nullopt, std::nullopt});
+  auto c = Cache::open(std::move(co));
+  REQUIRE(c);
+  std::shared_ptr<Cache> cache(std::move(*c));
+  fs::FilesystemOptions strict;
+  strict.require_origin = true;
+  auto refused = fs::Filesystem::open(strict, cache, origin);
+  REQUIRE_FALSE(refused);
+  CHECK(refused.error().is(StatusCode::kIoError));
+  auto lazy = fs::Filesystem::open(fs::FilesystemOptions{}, cache, origin);
+  REQUIRE(lazy);
+  auto root = (*lazy)->getattr(fs::kRootIno);
+  REQUIRE(root);
+  CHECK(root->type == FileType::kDirectory);
+  auto dir = (*lazy)->opendir(fs::kRootIno);  // nothing cached: the origin's error
+  REQUIRE_FALSE(dir);
+  CHECK(dir.error().code == fs::Errc::kOriginError);
+  origin->down = false;
+  origin->put_file("a.txt", "hello", "\"a\"");
+  auto e = (*lazy)->lookup(fs::kRootIno, "a.txt");  // reconnects by itself
+  REQUIRE(e);
+  CHECK(e->attr.ino != 0);
+  (*lazy)->shutdown();
+  ignore_error(cache->close());
+}
+
 TEST_CASE("filesystem: xattrs name tiers, version and age", "[fs]") {
   Rig rig;
   uint64_t a = rig.ino("dir/a.txt");
