@@ -41,6 +41,7 @@ json stats_json(const DaemonStats& s) {
                      {"promotions", t.promotions},
                      {"fills", t.fills},
                      {"failed_fills", t.failed_fills + t.failed_promotions},
+                     {"dropped_fills", t.dropped_fills},
                      {"evictions", t.store.evictions},
                      {"bytes_read", t.bytes_read},
                      {"bytes_written", t.bytes_written},
@@ -102,6 +103,7 @@ std::string render_prometheus(const DaemonStats& s) {
     t.add(m::kTierPromotions, l, d(tier.promotions));
     t.add(m::kTierFills, l, d(tier.fills));
     t.add(m::kTierFailedFills, l, d(tier.failed_fills + tier.failed_promotions));
+    t.add(m::kTierDroppedFills, l, d(tier.dropped_fills));
     t.add(m::kTierEvictions, l, d(tier.store.evictions));
     t.add(m::kTierReadBytes, l, d(tier.bytes_read));
     t.add(m::kTierWrittenBytes, l, d(tier.bytes_written));

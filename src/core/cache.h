@@ -50,6 +50,11 @@ struct CacheOptions {
   Duration negative_ttl = std::chrono::seconds(30); // Default: 30 s
   int workers = 4;                  // Default: 4 background threads (1..1024)
   size_t worker_queue = 1024;       // Default: 1024 queued jobs (>0)
+  // How long a fill waits for room in the worker queue before its
+  // write-behind to the lower tiers is dropped (counted per tier as
+  // dropped_fills). The wait is the backpressure that keeps a fast reader
+  // from outrunning the disk tier; 0 drops at once. Default: 30 s.
+  Duration write_behind_wait = std::chrono::seconds(30);
   Duration shutdown_timeout = std::chrono::seconds(10);  // Default: 10 s
   bool promotion_probation = false; // Default: off (promote on first hit)
   size_t probation_slots = 16384;   // Default: remembers 16384 one-hit keys
@@ -57,7 +62,8 @@ struct CacheOptions {
 
   // Rejects invalid values, naming the field: empty chain, null tier, the
   // same store twice, hot/cold with tiers, negative durations, workers out of
-  // range, zero queue, zero probation slots, invalid buffer options.
+  // range, zero queue, negative write_behind_wait, zero probation slots,
+  // invalid buffer options.
   Status validate() const;
 };
 

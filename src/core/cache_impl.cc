@@ -121,6 +121,7 @@ Engine::Engine(CacheOptions opts) : log(util::logger("core")) {
   if (opts.promotion_probation) probation = std::make_unique<Probation>(opts.probation_slots);
   buffers = std::make_shared<BufferPool>(opts.buffers);
   shutdown_timeout = opts.shutdown_timeout;
+  write_behind_wait = opts.write_behind_wait;
 }
 
 bool Engine::is_fresh(const Tier& t, const Metadata& m, Clock::time_point now) const {
@@ -163,7 +164,9 @@ void Engine::fill_tiers_behind(std::string key, uint64_t gen, Metadata meta,
                                std::vector<SharedBytes> segments, std::vector<size_t> targets) {
   if (targets.empty()) return;
   auto self = shared_from_this();
-  bool queued = pool->submit([self, key = std::move(key), gen, meta = std::move(meta),
+  const std::string shown = key;  // for the log line if it is dropped
+  const std::vector<size_t> dropped_targets = targets;
+  bool queued = pool->submit_wait([self, key = std::move(key), gen, meta = std::move(meta),
                               segments = std::move(segments),
                               targets = std::move(targets)](std::stop_token st) {
     for (size_t i : targets) {
@@ -198,9 +201,10 @@ void Engine::fill_tiers_behind(std::string key, uint64_t gen, Metadata meta,
         return;  // superseded: the lower tiers must not get it either
       }
     }
-  });
+  }, std::chrono::steady_clock::now() + write_behind_wait);
   if (!queued) {
-    DJ_WARN_LIMITED(log, "write-behind dropped (queue full or closing) key={}", key);
+    for (size_t i : dropped_targets) inc(tiers[i]->c.dropped_fills);
+    DJ_WARN_LIMITED(log, "write-behind dropped (queue full for write_behind_wait, or closing) key={}", shown);
   }
 }
 
@@ -844,6 +848,7 @@ CacheStats CacheImpl::stats() const {
     ts.failed_promotions = load(t->c.failed_promotions);
     ts.fills = load(t->c.fills);
     ts.failed_fills = load(t->c.failed_fills);
+    ts.dropped_fills = load(t->c.dropped_fills);
     ts.bytes_read = load(t->c.bytes_read);
     ts.bytes_written = load(t->c.bytes_written);
     ts.store = t->store->stats();

@@ -26,7 +26,7 @@ namespace daramjwee {
 struct TierCounters {
   util::StripedCounter hits, misses, negative_hits, bytes_read;
   std::atomic<uint64_t> errors{0}, stale_hits{0}, promotions{0}, failed_promotions{0}, fills{0},
-      failed_fills{0}, bytes_written{0};
+      failed_fills{0}, dropped_fills{0}, bytes_written{0};
 };
 
 struct Tier {
@@ -63,6 +63,7 @@ struct Engine : std::enable_shared_from_this<Engine> {
   std::unique_ptr<Probation> probation;  // null: promote on first hit
   std::shared_ptr<BufferPool> buffers;
   Duration shutdown_timeout{};
+  Duration write_behind_wait{};
   std::atomic<bool> closed{false};
   std::shared_ptr<spdlog::logger> log;
 

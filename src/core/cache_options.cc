@@ -32,6 +32,7 @@ Status CacheOptions::validate() const {
   if (workers < 1 || workers > 1024) return Status::config_error("workers", "must be in 1..1024");
   if (worker_queue == 0) return Status::config_error("worker_queue", "must be > 0");
   if (shutdown_timeout.count() < 0) return Status::config_error("shutdown_timeout", "must be >= 0");
+  if (write_behind_wait.count() < 0) return Status::config_error("write_behind_wait", "must be >= 0");
   if (promotion_probation && probation_slots == 0)
     return Status::config_error("probation_slots", "must be > 0 when probation is on");
   return buffers.validate();

@@ -21,6 +21,8 @@ struct TierStats {
   uint64_t failed_promotions = 0;   // promotions into this tier that failed
   uint64_t fills = 0;               // origin data written into this tier
   uint64_t failed_fills = 0;
+  uint64_t dropped_fills = 0;       // write-behind fills never attempted (queue full past
+                                    // write_behind_wait, or shutdown)
   uint64_t bytes_read = 0;          // bytes served from this tier
   uint64_t bytes_written = 0;       // bytes committed into this tier
   StoreStats store;                 // the store's own view (evictions, usage)

@@ -5,6 +5,11 @@
 #include "util/log.h"
 
 namespace daramjwee {
+namespace {
+// The pool whose job this thread runs, and that job's stop token.
+thread_local const WorkerPool* current_pool = nullptr;
+thread_local std::stop_token current_stop;
+}  // namespace
 
 WorkerPool::WorkerPool(int threads, size_t queue_capacity) : capacity_(queue_capacity) {
   threads_.reserve(static_cast<size_t>(threads));
@@ -31,8 +36,46 @@ bool WorkerPool::submit(Job job) {
   return false;
 }
 
+bool WorkerPool::submit_wait(Job job, std::chrono::steady_clock::time_point deadline) {
+  if (current_pool == this) {
+    {
+      std::lock_guard lock(mu_);
+      if (!accepting_) {
+        ++dropped_;
+        return false;
+      }
+      ++queued_;
+    }
+    // A job of ours waiting for a slot that only jobs of ours free could
+    // wait forever when every thread does it: run it here instead.
+    bool ok = true;
+    try {
+      job(current_stop);
+    } catch (...) {
+      ok = false;
+    }
+    std::lock_guard lock(mu_);
+    ok ? ++completed_ : ++failed_;
+    return true;
+  }
+  {
+    std::unique_lock lock(mu_);
+    room_cv_.wait_until(lock, deadline, [&] { return !accepting_ || queue_.size() < capacity_; });
+    if (accepting_ && queue_.size() < capacity_) {
+      queue_.push_back(std::move(job));
+      ++queued_;
+      work_cv_.notify_one();
+      return true;
+    }
+    ++dropped_;
+  }
+  return false;  // `job` is destroyed after the lock is released
+}
+
 void WorkerPool::run(std::stop_token st) {
   static util::RateLimit limit;
+  current_pool = this;
+  current_stop = st;
   for (;;) {
     Job job;
     {
@@ -43,6 +86,7 @@ void WorkerPool::run(std::stop_token st) {
       queue_.pop_front();
       ++running_;
     }
+    room_cv_.notify_one();
     bool ok = true;
     try {
       job(st);
@@ -75,6 +119,7 @@ Status WorkerPool::shutdown(std::chrono::steady_clock::time_point deadline) {
     if (threads_.empty()) return Status::ok();  // already shut down
     accepting_ = false;
     work_cv_.notify_all();
+    room_cv_.notify_all();
     idle_cv_.wait_until(lock, deadline, [&] { return queue_.empty() && running_ == 0; });
     if (!queue_.empty()) {
       result = Status::timeout("worker queue not drained within the shutdown timeout; " +

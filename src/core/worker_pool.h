@@ -1,8 +1,11 @@
 // WorkerPool: bounded background threads with a bounded queue, for
 // write-behind fills, promotions and refreshes.
 //
-// submit() never blocks: a full queue drops the job and counts it (a read
-// must never wait for background work). A job that throws is logged and
+// submit() never blocks: a full queue drops the job and counts it (for work
+// that may be lost, such as a refresh). submit_wait() is backpressure for
+// work that must not be lost (write-behind fills): it waits for room until a
+// deadline, and a pool thread that submits to its own pool runs the job
+// itself instead of waiting for a slot only it could free. A job that throws is logged and
 // counted; the thread survives. Jobs own their resources: a dropped or
 // discarded job is destroyed without running, so RAII guards inside it
 // (e.g. a refresh's "queued" mark) are released either way.
@@ -40,6 +43,12 @@ class WorkerPool {
   // full or the pool is shutting down.
   bool submit(Job job);
 
+  // Queues `job`, waiting while the queue is full until `deadline`. Called
+  // from one of this pool's threads, runs `job` at once on that thread. False
+  // (job destroyed, counted as dropped) when the deadline passed with the
+  // queue still full, or the pool is shutting down.
+  bool submit_wait(Job job, std::chrono::steady_clock::time_point deadline);
+
   // Idempotent. kTimeout when jobs were still queued at the deadline (they
   // were discarded); OK otherwise.
   Status shutdown(std::chrono::steady_clock::time_point deadline);
@@ -53,6 +62,7 @@ class WorkerPool {
   mutable std::mutex mu_;            // guards queue_, accepting_, running_
   std::condition_variable work_cv_;  // a job arrived or shutdown began
   std::condition_variable idle_cv_;  // queue drained and nothing running
+  std::condition_variable room_cv_;  // a job left the queue or shutdown began
   std::deque<Job> queue_;
   bool accepting_ = true;
   int running_ = 0;

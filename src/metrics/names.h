@@ -33,6 +33,9 @@ inline constexpr MetricDef kTierPromotions{"daramjwee_tier_promotions_total", "c
                                            "Entries promoted into the tier from a lower tier."};
 inline constexpr MetricDef kTierFills{"daramjwee_tier_fills_total", "counter", "",
                                       "Origin data written into the tier."};
+inline constexpr MetricDef kTierDroppedFills{"daramjwee_tier_dropped_fills_total", "counter", "",
+                                             "Write-behind fills into this tier never attempted (queue full past "
+                                             "write_behind_wait, or shutdown)."};
 inline constexpr MetricDef kTierFailedFills{"daramjwee_tier_failed_fills_total", "counter", "",
                                             "Fills and promotions into the tier that failed."};
 inline constexpr MetricDef kTierEvictions{"daramjwee_tier_evictions_total", "counter", "",

@@ -85,3 +85,48 @@ TEST_CASE("worker_pool: shutdown discards what the deadline leaves queued",
   CHECK_FALSE(pool.submit([](std::stop_token) {}));
   CHECK(pool.shutdown(std::chrono::steady_clock::now()).is_ok());  // idempotent
 }
+
+TEST_CASE("worker_pool: submit_wait waits for room instead of dropping (issue 15)", "[core][concurrency]") {
+  WorkerPool pool(1, 1);
+  std::latch started(1);
+  std::atomic<bool> release{false};
+  REQUIRE(pool.submit([&](std::stop_token) {
+    started.count_down();
+    while (!release) std::this_thread::sleep_for(1ms);
+  }));
+  started.wait();
+  std::atomic<int> ran{0};
+  REQUIRE(pool.submit([&](std::stop_token) { ++ran; }));  // the queue is full now
+  // A deadline that passes with the queue still full drops, counted.
+  CHECK_FALSE(pool.submit_wait([&](std::stop_token) { ++ran; }, std::chrono::steady_clock::now() + 20ms));
+  CHECK(pool.stats().dropped == 1);
+  // With room made meanwhile, the submitter waits and nothing is dropped.
+  std::thread releaser([&] {
+    std::this_thread::sleep_for(50ms);
+    release = true;
+  });
+  const auto t0 = std::chrono::steady_clock::now();
+  CHECK(pool.submit_wait([&](std::stop_token) { ++ran; }, std::chrono::steady_clock::now() + 10s));
+  CHECK(std::chrono::steady_clock::now() - t0 >= 40ms);
+  releaser.join();
+  CHECK(pool.shutdown(std::chrono::steady_clock::now() + 5s).is_ok());
+  CHECK(ran == 2);
+  CHECK(pool.stats().dropped == 1);
+}
+
+TEST_CASE("worker_pool: a job that submit_waits to its own full pool runs the job itself", "[core][concurrency]") {
+  WorkerPool pool(1, 1);
+  std::atomic<int> ran{0};
+  std::latch done(1);
+  REQUIRE(pool.submit([&](std::stop_token) {
+    REQUIRE(pool.submit([&](std::stop_token) { ++ran; }));  // fills the queue
+    // Waiting here for a slot only this thread can free would never end.
+    CHECK(pool.submit_wait([&](std::stop_token) { ++ran; }, std::chrono::steady_clock::now() + 60s));
+    CHECK(ran == 1);  // ran inline, before the queued one
+    done.count_down();
+  }));
+  done.wait();
+  CHECK(pool.shutdown(std::chrono::steady_clock::now() + 5s).is_ok());
+  CHECK(ran == 2);
+  CHECK(pool.stats().dropped == 0);
+}
