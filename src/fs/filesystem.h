@@ -47,11 +47,19 @@ struct FilesystemOptions {
   // per file (security.selinux, system.posix_acl_access) that the kernel
   // never caches. Default: false.
   bool xattrs = false;
+  // Entries a listing gives only roughly (rounded or missing size) are
+  // HEADed before any stat shows them, in the background when their
+  // directory is opened, this many at a time (1..1024). Default: 16.
+  int attr_concurrency = 16;
+  // HEAD every untagged file entry too, for mtimes to the second rather than
+  // an HTML listing's minute. Default: false.
+  bool exact_mtime = false;
   // Called after every read() that returned data with its latency and where
   // its slowest chunk came from (a tier index, or Source::kOrigin), for the
   // daemon's latency histograms. Must be cheap and thread-safe. Default: none.
   std::function<void(int source, std::chrono::nanoseconds latency)> on_read;
-  // Errors name the field: zero or >64 MiB chunk, negative durations.
+  // Errors name the field: zero or >64 MiB chunk, negative durations,
+  // attr_concurrency out of range.
   Status validate() const;
 };
 
