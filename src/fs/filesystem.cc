@@ -414,6 +414,18 @@ Filesystem::Filesystem(FilesystemOptions options, std::shared_ptr<Cache> cache, 
     std::lock_guard lock(gate->mu);
     if (gate->impl) gate->impl->on_dir_changed(dir);
   });
+  // A GET that states another length than the listing's exact size: the
+  // file's own length wins from the next open on (this read fails).
+  impl_->source->on_length_mismatch = [gate = impl_->gate](const FileRef& f, uint64_t real) {
+    FileAttr listed;
+    listed.size = f.size;
+    listed.mtime_ns = f.mtime_ns;
+    listed.etag = f.etag;
+    FileAttr exact = listed;
+    exact.size = real;
+    std::lock_guard lock(gate->mu);
+    if (gate->impl) gate->impl->ns.attrs().correct(f.path, listed, exact);
+  };
 }
 
 Filesystem::~Filesystem() { shutdown(); }

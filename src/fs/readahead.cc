@@ -133,6 +133,8 @@ class ChunkFetcher final : public Fetcher {
       // one request and insist on the size we pinned, so a replaced file is
       // an error rather than a chunk of the wrong version.
       auto body = source_->origin->read(file_->path, "", ByteRange{0, std::nullopt});
+      const auto stated = body ? (*body)->size_hint() : std::nullopt;
+      if (stated && *stated != length && source_->on_length_mismatch) source_->on_length_mismatch(*file_, *stated);
       data = body ? read_exactly(**body, length) : Result<SharedBytes>(body.error());
       if (data) {
         std::byte extra[1];

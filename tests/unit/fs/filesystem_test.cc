@@ -792,3 +792,23 @@ TEST_CASE("filesystem: an exact listing costs no HEAD", "[fs][attrs]") {
   CHECK(rig.fs->getattr(rig.ino("dir/a.txt"))->size == 5);
   CHECK(rig.origin->stats == before);
 }
+
+TEST_CASE("filesystem: a GET that states another length than the listing wins from the next open", "[fs][attrs]") {
+  // One chunk, no tag: open trusts the listing's exact size and the file is
+  // fetched whole. The response says 2000 bytes where the listing said 3000.
+  Rig rig;
+  rig.origin->listing_without_etag = true;
+  rig.origin->put_file("short.txt", pattern(2000, 10), "\"q1\"");
+  rig.origin->set_listed("short.txt", listed_as(3000, true));
+  const uint64_t ino = rig.ino("short.txt");
+  auto h = rig.fs->open(ino, false);
+  REQUIRE(h);
+  auto r = rig.fs->read(h->fh, 0, 4096);
+  REQUIRE_FALSE(r);  // never 2000 bytes of a "3000-byte" file without an error
+  CHECK(fs::to_errno(r.error().code) == EIO);
+  rig.fs->release(h->fh);
+  auto a = rig.fs->getattr(ino);
+  REQUIRE(a);
+  CHECK(a->size == 2000);
+  CHECK(rig.read_file("short.txt") == pattern(2000, 10));
+}
