@@ -189,8 +189,10 @@ struct Filesystem::Impl {
     for (size_t k = from; k < to; k++) {
       const DirEntry& e = l.entries[l.by_name[k]];
       // Exactly what open() would pin for it (resolve_file takes a one-chunk
-      // file's listing entry as is), so the chunk key is the reader's.
-      if (e.attr.type != FileType::kFile || !e.attr.size_exact || e.attr.size == 0 ||
+      // file's listing entry as is), so the chunk key is the reader's. An
+      // entry open() pins from its HEAD instead is skipped: its version is
+      // not known here without one.
+      if (e.attr.type != FileType::kFile || ns.attrs().needs_head(e.attr) || e.attr.size == 0 ||
           e.attr.size > options.chunk_size) {
         continue;
       }

@@ -812,3 +812,25 @@ TEST_CASE("filesystem: a GET that states another length than the listing wins fr
   CHECK(a->size == 2000);
   CHECK(rig.read_file("short.txt") == pattern(2000, 10));
 }
+
+TEST_CASE("filesystem: exact_mtime gives untagged entries the HEAD's time; reads fetch each file once", "[fs][attrs]") {
+  fs::FilesystemOptions o;
+  o.exact_mtime = true;
+  Rig rig(o, std::chrono::minutes(5), false);
+  rig.origin->listing_without_etag = true;
+  rig.origin->put_dir("d");
+  for (int i = 0; i < 12; i++) {
+    const std::string p = fmt::format("d/f{:02}", i);
+    rig.origin->put_file(p, std::string(50 + i, 'z'), fmt::format("\"t{}\"", i));
+    rig.origin->set_listed(p, listed_as(50 + i, true));  // exact size, a minute
+  }
+  auto entries = readdirplus(rig, rig.ino("d"));
+  REQUIRE(entries.size() == 12);
+  for (const auto& [name, e] : entries) CHECK(e.attr.mtime_ns == testing::TreeOrigin::kMtimeNs);
+  // Opened in name order: the scan read-ahead must not fetch a version the
+  // opens do not pin (they pin the HEAD's tag).
+  for (int i = 0; i < 12; i++) CHECK(rig.read_file(fmt::format("d/f{:02}", i)) == std::string(50 + i, 'z'));
+  std::this_thread::sleep_for(200ms);  // read-ahead queued by the opens has run
+  CHECK(rig.fs->stats().prefetch.jobs == 0);
+  CHECK(rig.origin->reads == 12);
+}
