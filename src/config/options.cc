@@ -111,6 +111,13 @@ const std::vector<OptionDef>& options_table() {
       {"xattrs", "BOOL", "false",
        "serve user.daramjwee.* attributes (where a file's chunks are); costs every ls -l two requests per file",
        [](DaemonOptions& o, std::string_view v) { o.xattrs = bool_value("xattrs", v); }},
+      // Listing entries without exact attributes (issue 14): HEADs.
+      {"attr_concurrency", "N", "16",
+       "HEADs at once that resolve a directory's rounded or missing listing sizes when it is opened (1..1024)",
+       [](DaemonOptions& o, std::string_view v) { o.attr_concurrency = int_value("attr_concurrency", v, 1, 1024); }},
+      {"exact_mtime", "BOOL", "false",
+       "HEAD every file of an HTTP listing once per ttl for mtimes to the second (HTML listings give minutes)",
+       [](DaemonOptions& o, std::string_view v) { o.exact_mtime = bool_value("exact_mtime", v); }},
       {"ram_policy", "NAME", "s3fifo", "eviction policy of the RAM tier: lru, s3fifo or sieve",
        [](DaemonOptions& o, std::string_view v) { o.ram_policy = oneof("ram_policy", v, {"lru", "s3fifo", "sieve"}); }},
       {"disk_policy", "NAME", "lru", "eviction policy of the disk tier: lru, s3fifo or sieve",

@@ -49,6 +49,8 @@ struct DaemonOptions {
   uint64_t kernel_readahead = 4ull << 20;    // Default: 4M (0: leave the kernel's)
   uint64_t random_fill = 256ull << 20;       // Default: 256M (capped at ram_size/4; 0: off)
   bool xattrs = false;                       // Default: false
+  int attr_concurrency = 16;                 // Default: 16 HEADs at once (1..1024)
+  bool exact_mtime = false;                  // Default: false
   std::string ram_policy = "s3fifo";         // Default: s3fifo
   std::string disk_policy = "lru";           // Default: lru
   std::string fsync = "none";                // Default: none

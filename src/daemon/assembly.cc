@@ -106,6 +106,8 @@ Result<Assembled> assemble(const config::DaemonOptions& o, std::shared_ptr<Origi
   fopts.capacity_bytes = o.ram_size + o.disk_size;
   fopts.xattrs = o.xattrs;
   fopts.require_origin = o.require_origin;
+  fopts.attr_concurrency = o.attr_concurrency;
+  fopts.exact_mtime = o.exact_mtime;
   fopts.on_read = std::move(on_read);
   auto filesystem = fs::Filesystem::open(fopts, out.cache, out.origin);
   if (!filesystem) {

@@ -127,6 +127,8 @@ std::vector<std::pair<std::string, std::string>> DaemonControl::config() {
       {"random_fill", std::to_string(o.random_fill)},
       {"kernel_readahead", std::to_string(o.kernel_readahead)},
       {"xattrs", b(o.xattrs)},
+      {"attr_concurrency", std::to_string(o.attr_concurrency)},
+      {"exact_mtime", b(o.exact_mtime)},
       {"ram_policy", o.ram_policy},
       {"disk_policy", o.disk_policy},
       {"fsync", o.fsync},

@@ -65,6 +65,9 @@ Status FilesystemOptions::validate() const {
   if (negative_ttl.count() < 0) return Status::config_error("negative_ttl", "must not be negative");
   if (fill_wait.count() <= 0) return Status::config_error("fill_wait", "must be positive");
   if (read_timeout.count() <= 0) return Status::config_error("read_timeout", "must be positive");
+  if (attr_concurrency < 1 || attr_concurrency > 1024) {
+    return Status::config_error("attr_concurrency", "must be between 1 and 1024");
+  }
   if (prefetch.threads < 0 || prefetch.threads > 256) {
     return Status::config_error("prefetch_threads", "must be between 0 and 256");
   }
@@ -210,8 +213,10 @@ struct Filesystem::Impl {
     for (size_t k = from; k < to; k++) {
       const DirEntry& e = l.entries[l.by_name[k]];
       // Exactly what open() would pin for it (resolve_file takes a one-chunk
-      // file's listing entry as is), so the chunk key is the reader's.
-      if (e.attr.type != FileType::kFile || !e.attr.size_exact || e.attr.size == 0 ||
+      // file's listing entry as is), so the chunk key is the reader's. An
+      // entry open() pins from its HEAD instead is skipped: its version is
+      // not known here without one.
+      if (e.attr.type != FileType::kFile || ns.attrs().needs_head(e.attr) || e.attr.size == 0 ||
           e.attr.size > options.chunk_size) {
         continue;
       }
@@ -230,7 +235,8 @@ struct Filesystem::Impl {
       : options(o),
         cache(std::move(c)),
         origin(std::move(org)),
-        ns(cache, origin, NamespaceOptions{o.ttl, 4096}, std::move(root)),
+        ns(cache, origin, NamespaceOptions{o.ttl, 4096, AttrResolverOptions{o.attr_concurrency, o.exact_mtime, o.ttl}},
+           std::move(root)),
         source(std::make_shared<ChunkSource>()) {
     source->origin = origin;
     source->fills = std::make_shared<FillTable>();
@@ -384,6 +390,7 @@ struct Filesystem::Impl {
     if (attr->size_exact && attr->size <= options.chunk_size) return attr;
     auto exact = ns.stat_path(path);
     if (!exact) return exact.error();
+    if (exact->size != attr->size) ns.note_exact(path, *exact);  // its own length wins from now on
     return exact;
   }
 
@@ -465,6 +472,18 @@ Filesystem::Filesystem(FilesystemOptions options, std::shared_ptr<Cache> cache, 
     std::lock_guard lock(gate->mu);
     if (gate->impl) gate->impl->on_dir_changed(dir);
   });
+  // A GET that states another length than the listing's exact size: the
+  // file's own length wins from the next open on (this read fails).
+  impl_->source->on_length_mismatch = [gate = impl_->gate](const FileRef& f, uint64_t real) {
+    FileAttr listed;
+    listed.size = f.size;
+    listed.mtime_ns = f.mtime_ns;
+    listed.etag = f.etag;
+    FileAttr exact = listed;
+    exact.size = real;
+    std::lock_guard lock(gate->mu);
+    if (gate->impl) gate->impl->ns.attrs().correct(f.path, listed, exact);
+  };
 }
 
 Filesystem::~Filesystem() { shutdown(); }
@@ -505,6 +524,7 @@ void Filesystem::shutdown() {
     impl_->gate->impl = nullptr;
   }
   impl_->prefetcher->shutdown();
+  impl_->ns.shutdown();
   if (impl_->notify_thread.joinable()) {
     impl_->notify_thread.request_stop();
     impl_->notify_cv.notify_all();
@@ -560,6 +580,8 @@ FsResult<uint64_t> Filesystem::opendir(uint64_t ino) {
   dh->parent_ino = path->empty() ? kRootIno : impl_->inodes.peek(split_path(*path).first);
   dh->path = std::move(*path);
   dh->listing = std::move(*listing);
+  // `ls -l` stats every entry next: HEAD the inexact ones now, in parallel.
+  impl_->ns.attrs().prefetch(dh->path, dh->listing);
   std::lock_guard lock(impl_->handles_mu);
   uint64_t id = impl_->next_handle++;
   impl_->dirs.emplace(id, std::move(dh));
@@ -594,9 +616,28 @@ Entry Filesystem::entry_for(uint64_t dh, const DirItem& item) {
   e.entry_timeout = seconds(options_.ttl);
   e.attr_timeout = seconds(options_.ttl);
   if (!d || item.name == "." || item.name == "..") return e;
-  e.attr.ino = impl_->inodes.acquire(join_path(d->path, item.name));
-  if (item.attr.type != FileType::kDirectory) impl_->inodes.note_size(e.attr.ino, item.attr.size);
-  return e;
+  const std::string path = join_path(d->path, item.name);
+  e.attr.ino = impl_->inodes.acquire(path);
+  if (item.attr.type == FileType::kDirectory) return e;
+  const DirEntry* listed = nullptr;
+  if (impl_->ns.attrs().may_change(*d->listing)) listed = d->listing->find(item.name);
+  if (!listed) {
+    impl_->inodes.note_size(e.attr.ino, item.attr.size);
+    return e;
+  }
+  // The kernel keeps these attributes: they must be the HEAD's, not the
+  // listing's rounding. If the HEAD failed, it keeps nothing and asks again
+  // (a lookup, which retries and fails with EIO or succeeds).
+  auto exact = impl_->ns.attrs().resolve(path, listed->attr);
+  if (!exact) {
+    e.attr.size = 0;
+    e.entry_timeout = 0;
+    e.attr_timeout = 0;
+    impl_->inodes.note_size(e.attr.ino, InodeTable::kUnknownSize);
+    return e;
+  }
+  impl_->note_size(e.attr.ino, *exact);
+  return impl_->make_entry(e.attr.ino, *exact);
 }
 
 void Filesystem::releasedir(uint64_t dh) {
@@ -911,6 +952,7 @@ Result<PathOpReport> Filesystem::invalidate(std::string_view path, bool recursiv
         }
       }
       note_remove(im.cache->remove(attr_key(p)), shown, report);
+      if (im.ns.attrs().needs_head(attr)) note_remove(im.cache->remove(resolved_key(p, attr)), shown, report);
       // The next open must not keep the kernel's page cache.
       if (ino) im.inodes.exchange_version(*ino, "");
     }

@@ -56,12 +56,19 @@ struct FilesystemOptions {
   // holds is served and the rest fails with EIO until the origin is back.
   // Default: false.
   bool require_origin = false;
+  // Entries a listing gives only roughly (rounded or missing size) are
+  // HEADed before any stat shows them, in the background when their
+  // directory is opened, this many at a time (1..1024). Default: 16.
+  int attr_concurrency = 16;
+  // HEAD every untagged file entry too, for mtimes to the second rather than
+  // an HTML listing's minute. Default: false.
+  bool exact_mtime = false;
   // Called after every read() that returned data with its latency and where
   // its slowest chunk came from (a tier index, or Source::kOrigin), for the
   // daemon's latency histograms. Must be cheap and thread-safe. Default: none.
   std::function<void(int source, std::chrono::nanoseconds latency)> on_read;
   // Errors name the field: zero or >64 MiB chunk, negative durations, a
-  // read_timeout that is not positive.
+  // read_timeout that is not positive, attr_concurrency out of range.
   Status validate() const;
 };
 

@@ -87,9 +87,10 @@ Result<std::string> body_string(GetResult& r, uint64_t limit) {
 // Fetches one path's attributes ("m:" keys).
 class AttrFetcher final : public Fetcher {
  public:
-  AttrFetcher(std::shared_ptr<Origin> origin, std::string path)
-      : origin_(std::move(origin)), path_(std::move(path)) {}
+  AttrFetcher(std::shared_ptr<Origin> origin, std::string path, std::shared_ptr<std::atomic<uint64_t>> heads)
+      : origin_(std::move(origin)), path_(std::move(path)), heads_(std::move(heads)) {}
   Result<FetchOutcome> fetch(std::string_view, const Metadata* cached) override {
+    if (heads_) heads_->fetch_add(1, std::memory_order_relaxed);
     auto attr = origin_->stat(path_);
     if (!attr) {
       if (attr.error().is(StatusCode::kNotFound)) return FetchOutcome(NotFoundAtOrigin{});
@@ -111,6 +112,7 @@ class AttrFetcher final : public Fetcher {
  private:
   std::shared_ptr<Origin> origin_;
   std::string path_;
+  std::shared_ptr<std::atomic<uint64_t>> heads_;  // may be null
 };
 
 // Fetches one directory's listing ("d:" keys).
@@ -203,9 +205,20 @@ Result<std::shared_ptr<const Listing>> decode_listing(std::string_view data) {
   }
   if (!c.ok || !c.in.empty()) return Status::corruption("listing: truncated or trailing bytes");
   listing->index.reserve(n);
+  // A name twice (a parser's or a racing readdir's doing) would be shown
+  // twice by readdir and once by lookup: keep the first.
+  size_t kept = 0;
   for (size_t i = 0; i < listing->entries.size(); i++) {
-    listing->index.emplace(listing->entries[i].name, i);
+    if (!listing->index.emplace(listing->entries[i].name, kept).second) continue;
+    if (kept != i) listing->entries[kept] = std::move(listing->entries[i]);
+    const FileAttr& a = listing->entries[kept].attr;
+    if (a.type == FileType::kFile) {
+      listing->incomplete_files += is_complete(a) ? 0 : 1;
+      listing->untagged_files += a.etag.empty() ? 1 : 0;
+    }
+    kept++;
   }
+  listing->entries.resize(kept);
   listing->by_name.resize(listing->entries.size());
   for (size_t i = 0; i < listing->by_name.size(); i++) listing->by_name[i] = i;
   std::sort(listing->by_name.begin(), listing->by_name.end(),
@@ -233,6 +246,11 @@ bool is_complete(const FileAttr& attr) {
   return attr.size_exact && (!attr.etag.empty() || attr.mtime_ns != 0);
 }
 
+std::shared_ptr<Fetcher> make_attr_fetcher(std::shared_ptr<Origin> origin, std::string path,
+                                           std::shared_ptr<std::atomic<uint64_t>> heads) {
+  return std::make_shared<AttrFetcher>(std::move(origin), std::move(path), std::move(heads));
+}
+
 std::string attr_key(std::string_view path) { return fmt::format("m:{}", path); }
 std::string listing_key(std::string_view dir) { return fmt::format("d:{}", dir); }
 
@@ -257,7 +275,8 @@ Namespace::Namespace(std::shared_ptr<Cache> cache, std::shared_ptr<Origin> origi
       origin_(std::move(origin)),
       options_(options),
       root_(std::move(root)),
-      listener_(std::make_shared<std::function<void(const std::string&)>>()) {}
+      listener_(std::make_shared<std::function<void(const std::string&)>>()),
+      resolver_(cache_, origin_, options_.attrs) {}
 
 void Namespace::set_change_listener(std::function<void(const std::string&)> listener) {
   *listener_ = std::move(listener);
@@ -301,8 +320,7 @@ Result<std::shared_ptr<const Listing>> Namespace::listing(std::string_view dir) 
 }
 
 Result<FileAttr> Namespace::stat_path(std::string_view path) {
-  auto fetcher = std::make_shared<AttrFetcher>(origin_, std::string(path));
-  auto got = cache_->get(attr_key(path), fetcher);
+  auto got = cache_->get(attr_key(path), make_attr_fetcher(origin_, std::string(path)));
   if (!got) return got.error();
   auto body = body_string(*got, 1 << 20);
   if (!body) return body.error();
@@ -316,8 +334,7 @@ Result<FileAttr> Namespace::attr(std::string_view path) {
   if (dir) {
     const DirEntry* e = (*dir)->find(name);
     if (!e) return Status::not_found(fmt::format("no entry {} in listing", name));
-    if (is_complete(e->attr)) return e->attr;
-    return stat_path(path);
+    return resolver_.resolve(path, e->attr);
   }
   const Status& s = dir.error();
   if (s.is(StatusCode::kNotFound)) return s;
@@ -325,7 +342,19 @@ Result<FileAttr> Namespace::attr(std::string_view path) {
   // twice for it would double the time a reader waits for its EIO.
   if (s.is(StatusCode::kIoError) || s.is(StatusCode::kTimeout)) return s;
   // Listings refused, unparsable or too large: fall back to one HEAD.
-  return stat_path(path);
+  auto a = stat_path(path);
+  if (a && a->type == FileType::kFile && !a->size_exact) {
+    return Status::io_error(fmt::format("{}: the origin states no exact size", path));  // never a guess
+  }
+  return a;
+}
+
+void Namespace::note_exact(std::string_view path, const FileAttr& exact) {
+  if (path.empty()) return;
+  auto [parent, name] = split_path(path);
+  auto dir = listing(parent);
+  if (!dir) return;
+  if (const DirEntry* e = (*dir)->find(name)) resolver_.correct(path, e->attr, exact);
 }
 
 std::shared_ptr<const Listing> Namespace::take_decoded(std::string_view dir) {

@@ -6,12 +6,16 @@
 //              background refresh that finds the same listing answers
 //              NotModified and one that finds a change is noticed.
 //   "m:<path>" the attributes of one path (encode_attr), used when the parent
-//              listing is unavailable or does not describe the file fully
-//              (rounded sizes, no version). Not-found is cached negatively by
-//              the engine for negative_ttl.
+//              listing is unavailable or a multi-chunk file needs a version
+//              tag to pin (stat_path). Not-found is cached negatively by the
+//              engine for negative_ttl.
+//   "m:<path>\0<listed>" the same, for a listing entry that does not
+//              describe the file exactly (rounded or missing size; see
+//              attr_resolver.h, which owns these).
 // A lookup is answered from the parent's listing: one origin request per
 // directory serves every lookup in it, and a name the listing lacks is a
-// not-found that costs the origin nothing.
+// not-found that costs the origin nothing. An entry the listing gives only
+// roughly is answered from its HEAD instead (attrs()), never as listed.
 //
 // Decoding a 10,000-entry listing per lookup would be quadratic, so decoded
 // listings are kept here keyed by directory until the engine entry's
@@ -21,6 +25,7 @@
 // cache or origin call.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <functional>
 #include <memory>
@@ -32,6 +37,7 @@
 
 #include "core/cache.h"
 #include "core/origin.h"
+#include "fs/attr_resolver.h"
 
 namespace daramjwee::fs {
 
@@ -40,10 +46,13 @@ struct Listing {
   std::unordered_map<std::string, size_t> index;    // name -> entries index
   std::vector<size_t> by_name;                      // entries indices, names in byte order
   std::string hash;                                  // hex hash of the encoding
+  size_t incomplete_files = 0;  // file entries is_complete() rejects
+  size_t untagged_files = 0;    // file entries without a version tag
   const DirEntry* find(std::string_view name) const;
 };
 
 // Codecs (exposed for tests). Decoders return kCorruption on bad input.
+// decode_listing keeps the first entry of a name listed twice.
 std::string encode_attr(const FileAttr& attr);
 Result<FileAttr> decode_attr(std::string_view data);
 std::string encode_listing(const std::vector<DirEntry>& entries);
@@ -55,6 +64,11 @@ std::string version_of(const FileAttr& attr);
 // True when attributes are good enough to serve a file without a HEAD.
 bool is_complete(const FileAttr& attr);
 
+// The engine fetcher of one path's attributes (Origin::stat; not-found is
+// cacheable). `heads`, when given, counts the stats it sends.
+std::shared_ptr<Fetcher> make_attr_fetcher(std::shared_ptr<Origin> origin, std::string path,
+                                           std::shared_ptr<std::atomic<uint64_t>> heads = nullptr);
+
 std::string attr_key(std::string_view path);
 std::string listing_key(std::string_view dir);
 // "a/b/c" -> {"a/b", "c"}; "c" -> {"", "c"}.
@@ -64,6 +78,7 @@ std::string join_path(std::string_view dir, std::string_view name);
 struct NamespaceOptions {
   Duration ttl = std::chrono::seconds(60);  // Default: 60 s
   size_t max_decoded_listings = 4096;       // Default: 4096 directories kept decoded
+  AttrResolverOptions attrs;                // Default: see AttrResolverOptions
 };
 
 class Namespace {
@@ -71,8 +86,10 @@ class Namespace {
   Namespace(std::shared_ptr<Cache> cache, std::shared_ptr<Origin> origin,
             NamespaceOptions options, FileAttr root);
 
-  // Attributes of `path` ("" is the root). Errors: kNotFound, origin errors
-  // when nothing usable is cached, kCorruption.
+  // Attributes of `path` ("" is the root): the listing's, or for an entry the
+  // listing gives only roughly, its HEAD's (attrs().resolve). Errors:
+  // kNotFound, origin errors when nothing usable is cached (a failed HEAD
+  // included), kCorruption.
   Result<FileAttr> attr(std::string_view path);
 
   // The listing of directory `dir`. Errors as attr().
@@ -80,6 +97,17 @@ class Namespace {
 
   // Attributes of `path` through the "m:" key (a HEAD on a miss).
   Result<FileAttr> stat_path(std::string_view path);
+
+  // Tells the resolver that the origin's stat of `path` gave `exact`: when
+  // the parent's listing states another size exactly, `exact` is answered
+  // from now on (a file's own length wins over its listing's).
+  void note_exact(std::string_view path, const FileAttr& exact);
+
+  // Resolution of inexact entries (prefetch at opendir, readdirplus).
+  AttrResolver& attrs() { return resolver_; }
+
+  // Stops background resolution. Idempotent.
+  void shutdown() { resolver_.shutdown(); }
 
   // Called (from an engine worker) with a directory whose listing a refresh
   // found changed. Set before use; must not block.
@@ -102,6 +130,7 @@ class Namespace {
   const NamespaceOptions options_;
   const FileAttr root_;
   std::shared_ptr<std::function<void(const std::string&)>> listener_;
+  AttrResolver resolver_;
 
   std::mutex mu_;
   std::unordered_map<std::string, Decoded> decoded_;  // guarded by mu_

@@ -154,6 +154,8 @@ class ChunkFetcher final : public Fetcher {
       // ends cleanly at another length says so; a refused connection or a
       // cut body is the origin failing, and is reported as such.
       auto body = source_->origin->read(file_->path, "", ByteRange{0, std::nullopt});
+      const auto stated = body ? (*body)->size_hint() : std::nullopt;
+      if (stated && *stated != length && source_->on_length_mismatch) source_->on_length_mismatch(*file_, *stated);
       data = body ? read_exactly(**body, length, /*short_is_change=*/true) : Result<SharedBytes>(body.error());
       if (data) {
         std::byte extra[1];

@@ -17,6 +17,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -89,6 +90,12 @@ struct ChunkSource {
   Duration read_timeout = std::chrono::seconds(10);
   std::atomic<uint64_t> origin_requests{0};        // ranged reads issued
   std::atomic<uint64_t> joined_fills{0};           // misses served by another's fill
+  // Called when a file fetched whole (one chunk, no tag) turns out to have
+  // another length than the size it was pinned with, which then came from a
+  // wrong listing: `real` is the length the origin's response states. The
+  // read fails (kChangedAtOrigin); this lets the next open pin the real one.
+  // Runs on the fetching thread: must be cheap and not block. Default: none.
+  std::function<void(const FileRef& file, uint64_t real)> on_length_mismatch;
 };
 
 // The engine's fetcher for one chunk (one ranged origin request, or the

@@ -14,7 +14,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
-#include <unordered_set>
+#include <unordered_map>
 
 #include "net/http_parse.h"
 #include "origin/listing/listing.h"
@@ -246,7 +246,11 @@ Result<Listing> parse_html_listing(std::string_view body, std::string_view dir_u
     size_t slash = dir_url.find('/', scheme + 3);
     if (slash != std::string_view::npos) dir_path = dir_url.substr(slash);
   }
-  std::unordered_set<std::string> seen;
+  // Name -> index in listing.entries. A page may link a file twice (Apache's
+  // IconsAreLinks links the icon too, and only the second anchor is
+  // followed by the date and size): the entry keeps the first position and
+  // the first description that has a date or size.
+  std::unordered_map<std::string, size_t> seen;
 
   struct Pending {
     std::string name;
@@ -258,8 +262,8 @@ Result<Listing> parse_html_listing(std::string_view body, std::string_view dir_u
     if (!pending) return Status::ok();
     Pending p = std::move(*pending);
     pending.reset();
-    if (!seen.insert(p.name).second) return Status::ok();
-    if (listing.entries.size() >= limits.max_entries)
+    auto known = seen.find(p.name);
+    if (known == seen.end() && listing.entries.size() >= limits.max_entries)
       return Status::exhausted("listing has more than max_listing_entries (" +
                                std::to_string(limits.max_entries) + ") entries");
     DirEntry e;
@@ -292,6 +296,14 @@ Result<Listing> parse_html_listing(std::string_view body, std::string_view dir_u
       break;
     }
     if (p.dir) e.attr.size_exact = true;  // directories have no size to fetch
+    if (known != seen.end()) {
+      FileAttr& first = listing.entries[known->second].attr;
+      const bool described =
+          first.mtime_ns != 0 || first.size != 0 || (first.type == FileType::kFile && first.size_exact);
+      if (!described && first.type == e.attr.type) first = e.attr;
+      return Status::ok();
+    }
+    seen.emplace(e.name, listing.entries.size());
     listing.entries.push_back(std::move(e));
     return Status::ok();
   };

@@ -9,6 +9,9 @@
 // fragment, deeper paths. Sizes are exact only where the page gives bytes
 // (nginx JSON; plain digits in HTML); "1.2K"-style sizes give size_exact =
 // false (the caller asks the server with a HEAD when it needs the size).
+// A name linked or listed twice is one entry, at its first position; in HTML
+// it takes the first description that has a date or size (an icon linked to
+// the file comes before the anchor that the date and size follow).
 // Pure functions, thread-safe, fuzzed (tests/fuzz/).
 #pragma once
 

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <unordered_set>
 
 #include <nlohmann/json.hpp>
 
@@ -98,6 +99,9 @@ class Handler final : public nlohmann::json_sax<json> {
                                  std::to_string(limits_.max_entries) + ") entries");
       return false;
     }
+    // nginx lists each name once; a page that does not is shown as its
+    // first description (readdir would otherwise show the name twice).
+    if (!seen_.insert(*name_).second) return true;
     DirEntry e;
     e.name = std::move(*name_);
     e.attr.type = type_ == "directory" ? FileType::kDirectory : FileType::kFile;
@@ -116,6 +120,7 @@ class Handler final : public nlohmann::json_sax<json> {
   std::optional<std::string> name_;
   std::string type_, mtime_;
   std::optional<uint64_t> size_;
+  std::unordered_set<std::string> seen_;  // names kept so far
 };
 
 }  // namespace

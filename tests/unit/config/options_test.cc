@@ -133,3 +133,20 @@ TEST_CASE("config: --help lists every option with a default", "[config]") {
   }
   CHECK(h.find("default: 256M") != std::string::npos);
 }
+
+TEST_CASE("config: attribute resolution options", "[config]") {
+  auto d = parse({"http://h/", "/mnt"});
+  REQUIRE(d);
+  CHECK(d->options.attr_concurrency == 16);
+  CHECK_FALSE(d->options.exact_mtime);
+  auto s = parse({"http://h/", "/mnt", "-o", "attr_concurrency=4,exact_mtime=true"});
+  REQUIRE(s);
+  CHECK(s->options.attr_concurrency == 4);
+  CHECK(s->options.exact_mtime);
+  auto bad = parse({"http://h/", "/mnt", "-o", "attr_concurrency=0"});
+  REQUIRE_FALSE(bad);
+  CHECK(bad.error().field() == "attr_concurrency");
+  const std::string h = help_text();
+  CHECK(h.find("attr_concurrency=") != std::string::npos);
+  CHECK(h.find("exact_mtime=") != std::string::npos);
+}

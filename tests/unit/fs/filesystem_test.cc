@@ -4,6 +4,7 @@
 
 #include <unistd.h>
 
+#include <map>
 #include <mutex>
 #include <random>
 #include <set>
@@ -674,4 +675,246 @@ TEST_CASE("filesystem: stale chunks are refreshed without downloading them again
   std::this_thread::sleep_for(200ms);  // let background refreshes run
   CHECK(rig.origin->reads == reads);
   CHECK(rig.origin->bytes_read == bytes);
+}
+
+// Attributes a listing does not state exactly (issue 14, finding 3): no stat,
+// lookup or readdirplus entry may show them; the origin's stat (a HEAD) is
+// asked first, in parallel when the directory is opened.
+namespace {
+
+FileAttr listed_as(uint64_t size, bool exact, int64_t mtime_ns = 1'700'000'000'000'000'000) {
+  FileAttr a;
+  a.size = size;
+  a.size_exact = exact;
+  a.mtime_ns = mtime_ns;  // a minute, as HTML listings give it
+  return a;
+}
+
+// What `ls -l` gets: opendir, every readdirplus entry, releasedir.
+std::map<std::string, fs::Entry> readdirplus(Rig& rig, uint64_t dir_ino) {
+  auto dh = rig.fs->opendir(dir_ino);
+  REQUIRE(dh);
+  std::map<std::string, fs::Entry> out;
+  for (uint64_t off = 0;;) {
+    auto items = rig.fs->readdir(*dh, off, 7);
+    REQUIRE(items);
+    if (items->empty()) break;
+    off += items->size();
+    for (const auto& item : *items) {
+      if (item.name == "." || item.name == "..") continue;
+      CHECK(out.count(item.name) == 0);  // each name once
+      out[item.name] = rig.fs->entry_for(*dh, item);
+    }
+  }
+  rig.fs->releasedir(*dh);
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("filesystem: rounded and missing listing sizes are resolved before any stat shows them", "[fs][attrs]") {
+  Rig rig;
+  rig.origin->put_dir("apache");
+  rig.origin->put_file("apache/small.txt", pattern(1300, 5), "\"s5\"");
+  rig.origin->put_file("apache/big.bin", pattern(5000000 / 100, 6), "\"b6\"");  // 50000 bytes, 13 chunks
+  rig.origin->put_file("apache/nosize.txt", pattern(777, 7), "\"n7\"");
+  rig.origin->set_listed("apache/small.txt", listed_as(1331, false));  // "1.3K"
+  rig.origin->set_listed("apache/big.bin", listed_as(49 << 10, false));  // "49K": larger than the file
+  rig.origin->set_listed("apache/nosize.txt", listed_as(0, false));  // no size column
+  const uint64_t dir = rig.ino("apache");
+
+  SECTION("readdirplus entries (ls -l)") {
+    auto entries = readdirplus(rig, dir);
+    REQUIRE(entries.size() == 3);
+    CHECK(entries["small.txt"].attr.size == 1300);
+    CHECK(entries["big.bin"].attr.size == 50000);
+    CHECK(entries["nosize.txt"].attr.size == 777);
+    // The HEAD's time, to the nanosecond the origin gives, not the listing's minute.
+    CHECK(entries["small.txt"].attr.mtime_ns == testing::TreeOrigin::kMtimeNs);
+    for (const auto& [name, e] : entries) CHECK(e.attr_timeout > 0);  // exact: the kernel may keep it
+  }
+  SECTION("lookup and getattr (stat)") {
+    for (auto [name, size] : {std::pair{"small.txt", 1300}, {"big.bin", 50000}, {"nosize.txt", 777}}) {
+      auto e = rig.fs->lookup(dir, name);
+      REQUIRE(e);
+      CHECK(e->attr.size == uint64_t(size));
+      auto a = rig.fs->getattr(e->attr.ino);
+      REQUIRE(a);
+      CHECK(a->size == uint64_t(size));
+    }
+  }
+  SECTION("reads end at the true size, which stat showed") {
+    auto entries = readdirplus(rig, dir);
+    CHECK(rig.read_file("apache/big.bin", 3000) == pattern(50000, 6));
+    CHECK(rig.read_file("apache/small.txt") == pattern(1300, 5));
+    auto a = rig.fs->getattr(rig.ino("apache/big.bin"));
+    REQUIRE(a);
+    CHECK(a->size == 50000);
+  }
+}
+
+TEST_CASE("filesystem: an exact listing size the file contradicts loses to the file's own", "[fs][attrs]") {
+  // The listing says 6 chunks exactly (it is stale, or wrong); the file has 4.
+  // The open's HEAD finds out; from then on stat and reads agree on 4.
+  Rig rig;
+  rig.origin->listing_without_etag = true;
+  rig.origin->put_file("stale.bin", pattern(4 * 4096, 8), "\"t8\"");
+  rig.origin->set_listed("stale.bin", listed_as(6 * 4096, true));
+  const uint64_t ino = rig.ino("stale.bin");
+  auto h = rig.fs->open(ino, false);
+  REQUIRE(h);
+  auto a = rig.fs->getattr(ino);
+  REQUIRE(a);
+  CHECK(a->size == 4 * 4096);
+  CHECK(rig.read(h->fh, 0, 6 * 4096) == pattern(4 * 4096, 8));
+  rig.fs->release(h->fh);
+  auto e = rig.fs->lookup(fs::kRootIno, "stale.bin");
+  REQUIRE(e);
+  CHECK(e->attr.size == 4 * 4096);
+}
+
+TEST_CASE("filesystem: opendir resolves a directory's inexact entries in parallel, once", "[fs][attrs]") {
+  Rig rig;
+  rig.origin->put_dir("many");
+  for (int i = 0; i < 64; i++) {
+    const std::string p = fmt::format("many/f{:02d}", i);
+    rig.origin->put_file(p, pattern(100 + i, i), fmt::format("\"m{}\"", i));
+    rig.origin->set_listed(p, listed_as(1 << 10, false));
+  }
+  rig.origin->stat_delay_ms = 20;
+  const uint64_t dir = rig.ino("many");
+  const int before = rig.origin->stats;
+  const auto started = std::chrono::steady_clock::now();
+  auto entries = readdirplus(rig, dir);
+  const auto took = std::chrono::steady_clock::now() - started;
+  REQUIRE(entries.size() == 64);
+  for (int i = 0; i < 64; i++) CHECK(entries[fmt::format("f{:02d}", i)].attr.size == uint64_t(100 + i));
+  CHECK(rig.origin->stats - before == 64);  // one HEAD per entry
+  CHECK(rig.origin->max_stats_in_flight >= 4);  // in parallel...
+  CHECK(rig.origin->max_stats_in_flight <= 16 + 1);  // ...within the bound (+1: the reader's own)
+  CHECK(took < 64 * 20ms / 2);
+  // Cached: a second ls -l and every stat cost nothing.
+  auto again = readdirplus(rig, dir);
+  for (int i = 0; i < 64; i++) REQUIRE(rig.fs->lookup(dir, fmt::format("f{:02d}", i)));
+  CHECK(rig.origin->stats - before == 64);
+}
+
+TEST_CASE("filesystem: resolved attributes persist in the lower tier across a remount", "[fs][attrs]") {
+  tiers::MemoryStoreOptions mo;
+  mo.capacity_bytes = 64 << 20;
+  auto lower = tiers::MemoryStore::open(mo);
+  REQUIRE(lower);
+  auto setup = [](Rig& rig) {
+    rig.origin->put_dir("d");
+    for (int i = 0; i < 8; i++) {
+      const std::string p = fmt::format("d/f{}", i);
+      rig.origin->put_file(p, pattern(500 + i, i), fmt::format("\"p{}\"", i));
+      rig.origin->set_listed(p, listed_as(1 << 10, false));
+    }
+  };
+  {
+    Rig first({}, std::chrono::minutes(5), true, *lower);
+    setup(first);
+    const int before = first.origin->stats;
+    auto entries = readdirplus(first, first.ino("d"));
+    REQUIRE(entries.size() == 8);
+    CHECK(entries["f3"].attr.size == 503);
+    CHECK(first.origin->stats - before == 8);
+  }
+  Rig second({}, std::chrono::minutes(5), true, *lower);
+  setup(second);
+  const int before = second.origin->stats;
+  auto entries = readdirplus(second, second.ino("d"));
+  CHECK(entries["f3"].attr.size == 503);
+  CHECK(second.origin->stats - before == 0);  // within ttl: no HEAD again
+}
+
+TEST_CASE("filesystem: a failed HEAD fails the entry's stat, never shows a guess", "[fs][attrs]") {
+  Rig rig;
+  rig.origin->put_dir("d");
+  rig.origin->put_file("d/bad.txt", pattern(1300, 9), "\"x9\"");
+  rig.origin->set_listed("d/bad.txt", listed_as(1331, false));
+  rig.origin->fail_stat("d/bad.txt", true);
+  const uint64_t dir = rig.ino("d");
+  auto entries = readdirplus(rig, dir);
+  REQUIRE(entries.count("bad.txt"));
+  const fs::Entry& e = entries["bad.txt"];
+  // The kernel must not keep this entry: it asks again (lookup), which fails.
+  CHECK(e.attr.size != 1331);
+  CHECK(e.attr_timeout == 0);
+  CHECK(e.entry_timeout == 0);
+  auto looked = rig.fs->lookup(dir, "bad.txt");
+  REQUIRE_FALSE(looked);
+  CHECK(fs::to_errno(looked.error().code) == EIO);
+  if (e.attr.ino != 0) {
+    auto a = rig.fs->getattr(e.attr.ino);
+    REQUIRE_FALSE(a);
+    CHECK(fs::to_errno(a.error().code) == EIO);
+  }
+  // Errors are not cached: the next stat asks again.
+  rig.origin->fail_stat("d/bad.txt", false);
+  auto ok = rig.fs->lookup(dir, "bad.txt");
+  REQUIRE(ok);
+  CHECK(ok->attr.size == 1300);
+}
+
+TEST_CASE("filesystem: a name listed twice is shown once", "[fs][attrs]") {
+  Rig rig;
+  rig.origin->list_twice("dir", "a.txt");
+  auto entries = readdirplus(rig, rig.ino("dir"));  // checks each name once
+  CHECK(entries.size() == 1);
+}
+
+TEST_CASE("filesystem: an exact listing costs no HEAD", "[fs][attrs]") {
+  Rig rig;
+  rig.origin->put_file("dir/b.txt", "bee", "\"bb\"");
+  const uint64_t dir = rig.ino("dir");
+  const int before = rig.origin->stats;
+  auto entries = readdirplus(rig, dir);
+  REQUIRE(entries.size() == 2);
+  REQUIRE(rig.fs->lookup(dir, "b.txt"));
+  CHECK(rig.fs->getattr(rig.ino("dir/a.txt"))->size == 5);
+  CHECK(rig.origin->stats == before);
+}
+
+TEST_CASE("filesystem: a GET that states another length than the listing wins from the next open", "[fs][attrs]") {
+  // One chunk, no tag: open trusts the listing's exact size and the file is
+  // fetched whole. The response says 2000 bytes where the listing said 3000.
+  Rig rig;
+  rig.origin->listing_without_etag = true;
+  rig.origin->put_file("short.txt", pattern(2000, 10), "\"q1\"");
+  rig.origin->set_listed("short.txt", listed_as(3000, true));
+  const uint64_t ino = rig.ino("short.txt");
+  auto h = rig.fs->open(ino, false);
+  REQUIRE(h);
+  auto r = rig.fs->read(h->fh, 0, 4096);
+  REQUIRE_FALSE(r);  // never 2000 bytes of a "3000-byte" file without an error
+  CHECK(fs::to_errno(r.error().code) == EIO);
+  rig.fs->release(h->fh);
+  auto a = rig.fs->getattr(ino);
+  REQUIRE(a);
+  CHECK(a->size == 2000);
+  CHECK(rig.read_file("short.txt") == pattern(2000, 10));
+}
+
+TEST_CASE("filesystem: exact_mtime gives untagged entries the HEAD's time; reads fetch each file once", "[fs][attrs]") {
+  fs::FilesystemOptions o;
+  o.exact_mtime = true;
+  Rig rig(o, std::chrono::minutes(5), false);
+  rig.origin->listing_without_etag = true;
+  rig.origin->put_dir("d");
+  for (int i = 0; i < 12; i++) {
+    const std::string p = fmt::format("d/f{:02}", i);
+    rig.origin->put_file(p, std::string(50 + i, 'z'), fmt::format("\"t{}\"", i));
+    rig.origin->set_listed(p, listed_as(50 + i, true));  // exact size, a minute
+  }
+  auto entries = readdirplus(rig, rig.ino("d"));
+  REQUIRE(entries.size() == 12);
+  for (const auto& [name, e] : entries) CHECK(e.attr.mtime_ns == testing::TreeOrigin::kMtimeNs);
+  // Opened in name order: the scan read-ahead must not fetch a version the
+  // opens do not pin (they pin the HEAD's tag).
+  for (int i = 0; i < 12; i++) CHECK(rig.read_file(fmt::format("d/f{:02}", i)) == std::string(50 + i, 'z'));
+  std::this_thread::sleep_for(200ms);  // read-ahead queued by the opens has run
+  CHECK(rig.fs->stats().prefetch.jobs == 0);
+  CHECK(rig.origin->reads == 12);
 }

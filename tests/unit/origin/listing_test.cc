@@ -175,3 +175,42 @@ TEST_CASE("listing: entities and names", "[origin]") {
   CHECK_FALSE(valid_name(std::string("a\0b", 3)));
   CHECK(valid_name("..."));
 }
+
+TEST_CASE("listing: a name listed twice is one entry, in every format", "[origin]") {
+  SECTION("nginx JSON") {
+    auto l = parse_nginx_json(
+        "[{\"name\":\"f\",\"type\":\"file\",\"mtime\":\"Sat, 21 Nov 2026 06:28:10 GMT\",\"size\":6},"
+        "{\"name\":\"g\",\"type\":\"file\",\"size\":1},"
+        "{\"name\":\"f\",\"type\":\"file\",\"mtime\":\"Sat, 21 Nov 2026 06:28:10 GMT\",\"size\":7}]",
+        {});
+    REQUIRE(l);
+    REQUIRE(l->entries.size() == 2);
+    CHECK(l->entries[0].name == "f");
+    CHECK(l->entries[0].attr.size == 6);  // the first description wins
+    CHECK(l->entries[1].name == "g");
+  }
+  SECTION("HTML whose icon links to the file too (Apache IconsAreLinks)") {
+    // The first anchor has no text after it; its twin carries the date and size.
+    auto l = parse_listing(
+        "<html><body><h1>Index of /d</h1><table>"
+        "<tr><td><a href=\"f.txt\"><img src=\"/icons/text.gif\" alt=\"[TXT]\"></a></td>"
+        "<td><a href=\"f.txt\">f.txt</a></td><td align=\"right\">2026-11-21 06:28  </td>"
+        "<td align=\"right\">1.3K</td></tr>"
+        "<tr><td><a href=\"g.txt\"><img src=\"/icons/text.gif\" alt=\"[TXT]\"></a></td>"
+        "<td><a href=\"g.txt\">g.txt</a></td><td align=\"right\">2026-11-21 06:29  </td>"
+        "<td align=\"right\">42</td></tr>"
+        "</table><address>Apache Server</address></body></html>",
+        "http://h/d/", {});
+    REQUIRE(l);
+    REQUIRE(l->entries.size() == 2);
+    const DirEntry* f = find(*l, "f.txt");
+    REQUIRE(f);
+    CHECK(f->attr.size == 1331);
+    CHECK_FALSE(f->attr.size_exact);
+    CHECK(f->attr.mtime_ns == int64_t(1795242480) * 1'000'000'000);  // 2026-11-21 06:28 UTC
+    const DirEntry* g = find(*l, "g.txt");
+    REQUIRE(g);
+    CHECK(g->attr.size == 42);
+    CHECK(g->attr.size_exact);
+  }
+}
