@@ -101,6 +101,8 @@ Result<Assembled> assemble(const config::DaemonOptions& o, std::shared_ptr<Origi
   fopts.prefetch.reorder_bytes = std::max<uint64_t>(8ull << 20, 2 * o.kernel_readahead);
   // A whole-file fill lands in the RAM tier first: keep it to a quarter of it.
   fopts.prefetch.random_fill_max = std::min<uint64_t>(o.random_fill, o.ram_size / 4);
+  // Read-ahead must fit the RAM tier with room for what readers just read.
+  fopts.prefetch.budget_bytes = o.ram_size / 2;
   fopts.uid = static_cast<uint32_t>(getuid());
   fopts.gid = static_cast<uint32_t>(getgid());
   fopts.capacity_bytes = o.ram_size + o.disk_size;

@@ -777,6 +777,10 @@ void Filesystem::release(uint64_t fh) {
   if (it == impl_->handles.end()) return;
   h = std::move(it->second);
   impl_->handles.erase(it);
+  {
+    std::lock_guard hl(h->mu);  // lock order: handles_mu, then the handle's
+    impl_->prefetcher->on_close(h->readahead);
+  }
   auto by = impl_->open_by_ino.find(h->ino);
   if (by != impl_->open_by_ino.end()) {
     std::erase(by->second, h.get());

@@ -276,7 +276,8 @@ void Prefetcher::on_read(ReadaheadState& st, const std::shared_ptr<const FileRef
   if (!sequential) {
     const uint32_t random_reads = st.random_reads + 1;
     const bool filled = st.filled;
-    st = ReadaheadState{true, end, chunk, 0, 0, random_reads, filled};
+    on_close(st);
+    st = ReadaheadState{true, end, chunk, 0, 0, random_reads, filled, false};
     if (!filled && random_reads >= kRandomReadsBeforeFill && options_.random_fill_max > 0 &&
         file->size <= options_.random_fill_max && file->chunk_count() > 1) {
       st.filled = true;
@@ -289,7 +290,15 @@ void Prefetcher::on_read(ReadaheadState& st, const std::shared_ptr<const FileRef
   st.next_offset = std::max(st.next_offset, end);
   if (!new_chunk) return;
   st.last_chunk = chunk;
-  const uint64_t max_window = std::max<uint64_t>(1, options_.max_window_bytes / cs);
+  if (!st.counted) {
+    st.counted = true;
+    streams_.fetch_add(1, std::memory_order_relaxed);
+  }
+  uint64_t max_window = std::max<uint64_t>(1, options_.max_window_bytes / cs);
+  if (options_.budget_bytes > 0) {
+    const uint64_t share = options_.budget_bytes / std::max<uint64_t>(1, streams_.load(std::memory_order_relaxed));
+    max_window = std::max<uint64_t>(1, std::min(max_window, share / cs));
+  }
   st.window = st.window == 0 ? 1 : std::min(st.window * 2, max_window);
   const uint64_t total = file->chunk_count();
   const uint64_t want = std::min(total, chunk + 1 + st.window);
@@ -312,6 +321,12 @@ void Prefetcher::on_read(ReadaheadState& st, const std::shared_ptr<const FileRef
   st.planned_until = start + job.fills.size();
   if (job.fills.empty()) return;
   if (!enqueue(job)) give_up(job, 0, FillTable::skipped());
+}
+
+void Prefetcher::on_close(ReadaheadState& st) {
+  if (!st.counted) return;
+  st.counted = false;
+  streams_.fetch_sub(1, std::memory_order_relaxed);
 }
 
 bool Prefetcher::enqueue(Job& job) {

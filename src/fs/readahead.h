@@ -118,6 +118,7 @@ struct ReadaheadState {
   uint64_t planned_until = 0;  // chunks [.., planned_until) already queued
   uint32_t random_reads = 0;   // reads that were not sequential
   bool filled = false;         // the whole file was queued for a background fill
+  bool counted = false;        // counted in the prefetcher's active streams
 };
 
 struct PrefetchOptions {
@@ -135,6 +136,13 @@ struct PrefetchOptions {
   // instead of a 1-chunk origin round trip each. 0 disables. Default: 0 here;
   // the daemon sets min(random_fill, ram_size / 4).
   uint64_t random_fill_max = 0;
+  // What the read-ahead windows of all sequential readers together may hold
+  // ahead of their readers: each of N active streams gets at most a 1/N
+  // share (at least one chunk). A window larger than what the RAM tier keeps
+  // gets its chunks evicted before the reader reaches them, and then fetched
+  // again (issue 15: 1.1-1.4x the origin's bytes with 4 readers and a small
+  // RAM tier). 0: no cap. Default: 0 here; the daemon sets ram_size / 2.
+  uint64_t budget_bytes = 0;
 };
 
 struct PrefetchStats {
@@ -154,6 +162,9 @@ class Prefetcher {
   // next chunks (a growing window). Never blocks on I/O.
   void on_read(ReadaheadState& state, const std::shared_ptr<const FileRef>& file, uint64_t off,
                uint64_t end);
+  // The handle that owns `state` is closing: its stream no longer shares the
+  // budget. Call once per state, under the same guard as on_read.
+  void on_close(ReadaheadState& state);
   // Queues a background read of a one-chunk file (chunk 0 through the
   // cache, so a reader that opens it meanwhile joins the same fetch). Used
   // for the next files of a directory read file by file. Never blocks;
@@ -204,6 +215,7 @@ class Prefetcher {
   std::vector<std::jthread> threads_;
 
   std::atomic<uint64_t> jobs_{0}, dropped_{0}, chunks_{0}, requests_{0}, failures_{0}, promoted_{0}, files_{0}, fills_{0};
+  std::atomic<uint64_t> streams_{0};  // states with counted == true
 };
 
 }  // namespace daramjwee::fs

@@ -8,6 +8,7 @@
 #include "fs/namespace.h"
 #include "fs/readahead.h"
 #include "tests/unit/fs/tree_origin.h"
+#include "tiers/memory/memory_store.h"
 
 using namespace daramjwee;
 using namespace daramjwee::fs;
@@ -140,4 +141,52 @@ TEST_CASE("readahead: a reader stuck behind a fill that never finishes fetches t
   CHECK(std::holds_alternative<NotModified>(*again));
   CHECK(origin->reads == 1);
   FillTable::finish(*stuck, FillTable::skipped(), nullptr);
+}
+
+TEST_CASE("readahead: the windows of all sequential readers share budget_bytes (issue 15)", "[fs]") {
+  auto origin = std::make_shared<testing::TreeOrigin>();
+  tiers::MemoryStoreOptions mo;
+  mo.capacity_bytes = 1 << 20;
+  auto ram = tiers::MemoryStore::open(mo);
+  REQUIRE(ram);
+  CacheOptions co;
+  co.tiers.push_back(TierConfig{*ram, "memory", std::nullopt, std::nullopt});
+  auto c = Cache::open(std::move(co));
+  REQUIRE(c);
+  std::shared_ptr<Cache> cache(std::move(*c));
+  auto source = std::make_shared<ChunkSource>();
+  source->origin = origin;
+  source->fills = std::make_shared<FillTable>();
+  PrefetchOptions po;
+  po.threads = 1;
+  po.max_window_bytes = 64 * 4;  // 64 chunks of 4 bytes
+  po.budget_bytes = 8 * 4;       // 8 chunks for everyone together
+  Prefetcher prefetcher(po, cache, source);
+  auto file = [&](const std::string& name) {
+    origin->put_file(name, std::string(4 * 100, 'x'), "\"e\"");
+    auto f = std::make_shared<FileRef>();
+    f->path = name;
+    f->version = f->etag = "\"e\"";
+    f->size = 4 * 100;
+    f->chunk_size = 4;
+    return f;
+  };
+  auto a = file("a"), b = file("b");
+  ReadaheadState sa, sb;
+  // Both read sequentially, chunk by chunk: the windows double, but two
+  // streams get at most 4 chunks each.
+  for (uint64_t i = 0; i < 20; i++) {
+    prefetcher.on_read(sa, a, i * 4, i * 4 + 4);
+    prefetcher.on_read(sb, b, i * 4, i * 4 + 4);
+    CHECK(sa.window <= 4);
+    CHECK(sb.window <= 4);
+  }
+  CHECK(sa.window == 4);
+  // One stream closes: the other may use the whole budget.
+  prefetcher.on_close(sb);
+  for (uint64_t i = 20; i < 30; i++) prefetcher.on_read(sa, a, i * 4, i * 4 + 4);
+  CHECK(sa.window == 8);
+  prefetcher.on_close(sa);
+  prefetcher.shutdown();
+  ignore_error(cache->close());
 }
