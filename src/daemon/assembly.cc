@@ -56,10 +56,8 @@ Result<Assembled> assemble(const config::DaemonOptions& o, std::shared_ptr<Origi
   Assembled out;
   out.origin = std::move(origin);
 
-  std::error_code ec;
-  std::filesystem::create_directories(o.cache_dir, ec);
-  if (ec) return Status::io_error(fmt::format("cache_dir {}: {}", o.cache_dir, ec.message()));
-
+  // The disk tier creates cache_dir itself: owner-only (0700), which a
+  // create_directories here would not be.
   tiers::MemoryStoreOptions mem;
   mem.capacity_bytes = o.ram_size;
   mem.policy = policy(o.ram_policy);

@@ -44,16 +44,45 @@ using disk_detail::IndexRecord;
 
 namespace {
 
-Status make_dir(const std::string& path) {
-  if (::mkdir(path.c_str(), 0755) == 0 || errno == EEXIST) return Status::ok();
-  return disk_detail::errno_status("mkdir " + path, errno).with_tier("disk", "open");
+Status make_dir(const std::string& path) { return disk_detail::make_private_dir(path).with_tier("disk", "open"); }
+
+// The tier's directory: created 0700 when missing. One that exists may be
+// the operator's (systemd's CacheDirectory=, a mount point), so its mode is
+// only reported: everything the store keeps inside it is owner-only anyway,
+// but others can see the names.
+Status make_top_dir(const std::string& path) {
+  std::error_code ec;
+  if (!std::filesystem::exists(path, ec)) {
+    auto parent = std::filesystem::path(path).parent_path();
+    if (!parent.empty()) std::filesystem::create_directories(parent, ec);
+    if (ec) return Status::tier_error("disk", "open", fmt::format("mkdir {}: {}", parent.string(), ec.message()));
+    return make_dir(path);
+  }
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return disk_detail::errno_status("stat " + path, errno).with_tier("disk", "open");
+  if (!S_ISDIR(st.st_mode)) return Status::config_error("dir", fmt::format("{} is not a directory", path));
+  if (st.st_mode & 077)
+    util::logger("tier.disk")->warn(
+        "cache directory is accessible to other users tier=disk path={} mode={:o}; the files the cache keeps "
+        "in it are owner-only, but their names are visible: chmod 700 it",
+        path, st.st_mode & 07777);
+  return Status::ok();
 }
 
-Status make_dirs(const std::string& path) {
+// Sets every file directly under `dir` to 0600 (a cache written by an older
+// build, or an index RocksDB created before its Env made files private).
+// Returns how many needed it.
+uint64_t make_files_private(const std::string& dir) {
+  uint64_t fixed = 0;
   std::error_code ec;
-  std::filesystem::create_directories(path, ec);
-  if (ec) return Status::tier_error("disk", "open", fmt::format("mkdir {}: {}", path, ec.message()));
-  return Status::ok();
+  for (auto& e : std::filesystem::directory_iterator(dir, ec)) {
+    struct stat st {};
+    if (::lstat(e.path().c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
+    if ((st.st_mode & 07777) != disk_detail::kPrivateFileMode &&
+        ::chmod(e.path().c_str(), disk_detail::kPrivateFileMode) == 0)
+      ++fixed;
+  }
+  return fixed;
 }
 
 // Calls fn(name, dirfd) for each entry of `dir` except "." and "..".
@@ -86,7 +115,7 @@ struct Loaded {
 
 Result<std::shared_ptr<DiskStore>> DiskStore::open(const DiskStoreOptions& options) {
   if (auto s = options.validate(); !s) return s;
-  if (auto s = make_dirs(options.dir); !s) return s;
+  if (auto s = make_top_dir(options.dir); !s) return s;
   // Recovery deletes files (DIR/tmp/*, strays in DIR/data): refuse a
   // directory that holds other things and no index, e.g. a mistyped path.
   if (!std::filesystem::exists(options.dir + "/index")) {
@@ -127,6 +156,7 @@ Status DiskStore::recover() {
   struct ScanPart {
     std::vector<std::pair<uint64_t, uint64_t>> files;
     uint64_t removed = 0;
+    uint64_t modes_fixed = 0;
     Status status;
   };
   std::array<ScanPart, 2> parts;
@@ -142,6 +172,9 @@ Status DiskStore::recover() {
           if (::unlinkat(dfd, n.c_str(), 0) == 0) ++out->removed;
           return;
         }
+        if ((st.st_mode & 07777) != disk_detail::kPrivateFileMode &&
+            ::fchmodat(dfd, n.c_str(), disk_detail::kPrivateFileMode, 0) == 0)
+          ++out->modes_fixed;
         out->files.emplace_back(*id, static_cast<uint64_t>(st.st_size));
       });
     }
@@ -165,10 +198,12 @@ Status DiskStore::recover() {
   // 2. The index and its format version.
   rocksdb::DB* raw = nullptr;
   std::string index_dir = opts_.dir + "/index";
+  if (auto s = make_dir(index_dir); !s) return s;
   auto rs = rocksdb::DB::Open(disk_detail::index_options(), index_dir, &raw);
   if (!rs.ok())
     return Status::tier_error("disk", "open", fmt::format("cannot open index {}: {}", index_dir, rs.ToString()));
   db_.reset(raw);
+  uint64_t modes_fixed = make_files_private(index_dir);
   std::string tag;
   rs = db_->Get(rocksdb::ReadOptions(), disk_detail::kFormatKey, &tag);
   if (rs.IsNotFound()) {
@@ -253,6 +288,7 @@ Status DiskStore::recover() {
   for (auto& p : parts) {
     if (!p.status) return p.status;
     recovery_.unreferenced_files_removed += p.removed;
+    modes_fixed += p.modes_fixed;
     for (auto [id, size] : p.files) {
       files.emplace(id, size);
       max_id = std::max(max_id, id);
@@ -294,6 +330,9 @@ Status DiskStore::recover() {
   }
   seq_.store(max_seq);
   next_file_id_.store(max_id + 1);
+
+  if (modes_fixed > 0)
+    log->info("made cache files owner-only (0600) tier=disk dir={} files={}", opts_.dir, modes_fixed);
 
   uint64_t before = evictions_.load();
   evict_to_capacity();

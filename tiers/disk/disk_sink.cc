@@ -147,7 +147,7 @@ class DiskSink final : public WriteSink {
   Status open_tmp() {
     file_id_ = store_->next_file_id();
     tmp_path_ = fmt::format("{}/{:016x}.tmp", store_->tmp_dir_, file_id_);
-    tmp_fd_.reset(::open(tmp_path_.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
+    tmp_fd_.reset(disk_detail::open_private(tmp_path_, O_RDWR | O_EXCL));
     if (!tmp_fd_.valid()) {
       int err = errno;
       tmp_path_.clear();
@@ -213,7 +213,7 @@ class DiskSink final : public WriteSink {
   Status place_file(uint64_t stored_size) {
     std::string final_path = store_->data_path(file_id_);
     if (store_->opts_.copy_mode) {
-      UniqueFd out(::open(final_path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
+      UniqueFd out(disk_detail::open_private(final_path, O_WRONLY | O_EXCL));
       if (!out.valid()) return disk_detail::errno_status("create " + final_path, errno);
       published_path_ = final_path;  // unlinked by cleanup() unless published
       if (auto s = disk_detail::copy_fd(tmp_fd_.get(), out.get(), stored_size, final_path); !s) return s;

@@ -1,13 +1,83 @@
 #include "tiers/disk/rocks_util.h"
 
+#include <sys/stat.h>
+
+#include <memory>
+
 #include <rocksdb/cache.h>
+#include <rocksdb/env.h>
+#include <rocksdb/file_system.h>
 #include <rocksdb/filter_policy.h>
 #include <rocksdb/table.h>
 
 namespace daramjwee::tiers::disk_detail {
+namespace {
+
+// After a successful create, chmod the new file or directory. A chmod that
+// fails leaves it as RocksDB made it, inside DIR/index (0700) and so out of
+// everyone else's reach all the same: not worth failing RocksDB's operation.
+rocksdb::IOStatus owner_only(rocksdb::IOStatus s, const std::string& path, mode_t mode) {
+  if (s.ok()) (void)::chmod(path.c_str(), mode);
+  return s;
+}
+
+class OwnerOnlyFileSystem final : public rocksdb::FileSystemWrapper {
+ public:
+  using FileSystemWrapper::FileSystemWrapper;
+  static const char* kClassName() { return "DaramjweeOwnerOnlyFileSystem"; }
+  const char* Name() const override { return kClassName(); }
+
+  rocksdb::IOStatus NewWritableFile(const std::string& f, const rocksdb::FileOptions& o,
+                                    std::unique_ptr<rocksdb::FSWritableFile>* r,
+                                    rocksdb::IODebugContext* dbg) override {
+    return owner_only(target()->NewWritableFile(f, o, r, dbg), f, 0600);
+  }
+  rocksdb::IOStatus ReopenWritableFile(const std::string& f, const rocksdb::FileOptions& o,
+                                       std::unique_ptr<rocksdb::FSWritableFile>* r,
+                                       rocksdb::IODebugContext* dbg) override {
+    return owner_only(target()->ReopenWritableFile(f, o, r, dbg), f, 0600);
+  }
+  rocksdb::IOStatus ReuseWritableFile(const std::string& f, const std::string& old, const rocksdb::FileOptions& o,
+                                      std::unique_ptr<rocksdb::FSWritableFile>* r,
+                                      rocksdb::IODebugContext* dbg) override {
+    return owner_only(target()->ReuseWritableFile(f, old, o, r, dbg), f, 0600);
+  }
+  rocksdb::IOStatus NewRandomRWFile(const std::string& f, const rocksdb::FileOptions& o,
+                                    std::unique_ptr<rocksdb::FSRandomRWFile>* r,
+                                    rocksdb::IODebugContext* dbg) override {
+    return owner_only(target()->NewRandomRWFile(f, o, r, dbg), f, 0600);
+  }
+  rocksdb::IOStatus NewLogger(const std::string& f, const rocksdb::IOOptions& o,
+                              std::shared_ptr<rocksdb::Logger>* r, rocksdb::IODebugContext* dbg) override {
+    return owner_only(target()->NewLogger(f, o, r, dbg), f, 0600);
+  }
+  rocksdb::IOStatus LockFile(const std::string& f, const rocksdb::IOOptions& o, rocksdb::FileLock** l,
+                             rocksdb::IODebugContext* dbg) override {
+    return owner_only(target()->LockFile(f, o, l, dbg), f, 0600);
+  }
+  rocksdb::IOStatus CreateDir(const std::string& d, const rocksdb::IOOptions& o,
+                              rocksdb::IODebugContext* dbg) override {
+    return owner_only(target()->CreateDir(d, o, dbg), d, 0700);
+  }
+  rocksdb::IOStatus CreateDirIfMissing(const std::string& d, const rocksdb::IOOptions& o,
+                                       rocksdb::IODebugContext* dbg) override {
+    return owner_only(target()->CreateDirIfMissing(d, o, dbg), d, 0700);
+  }
+};
+
+}  // namespace
+
+rocksdb::Env* owner_only_env() {
+  // Leaked on purpose: RocksDB's background threads may outlive any static
+  // destructor order we could arrange, as they do Env::Default().
+  static rocksdb::Env* env =
+      rocksdb::NewCompositeEnv(std::make_shared<OwnerOnlyFileSystem>(rocksdb::FileSystem::Default())).release();
+  return env;
+}
 
 rocksdb::Options index_options() {
   rocksdb::Options o;
+  o.env = owner_only_env();
   o.create_if_missing = true;
   // 4 MiB memtables: the index is small, and a short WAL keeps replay after
   // a crash (part of open time) short.

@@ -1,6 +1,7 @@
-// RocksDB glue for the disk tier: options tuned for a small index and the
-// mapping of rocksdb::Status to ours (no space -> kResourceExhausted).
-// Thread-safety: free functions.
+// RocksDB glue for the disk tier: options tuned for a small index, an Env
+// that keeps RocksDB's files owner-only, and the mapping of rocksdb::Status
+// to ours (no space -> kResourceExhausted).
+// Thread-safety: free functions; the Env is shared and thread-safe.
 #pragma once
 
 #include <string>
@@ -14,7 +15,18 @@ namespace daramjwee::tiers::disk_detail {
 
 // Small write buffers and block cache: the index holds ~100 bytes per entry
 // plus inline objects; per-put WAL sync only when `sync_writes`.
+// Its env is owner_only_env().
 rocksdb::Options index_options();
+
+// The default (POSIX) Env, except that every file and directory RocksDB
+// creates is chmod'ed to 0600 / 0700 right after creation, whatever the
+// process umask. Changing the umask around DB::Open would not do: the umask
+// is per process, other threads create files meanwhile, and RocksDB keeps
+// creating files (SSTs, WALs, MANIFESTs, LOGs) for as long as it runs. The
+// file exists with umask-derived bits for the moment between its creation
+// and the chmod; the store creates DIR/index 0700 beforehand, so nobody else
+// can reach it even then. Lives for the whole process, as Env::Default().
+rocksdb::Env* owner_only_env();
 rocksdb::WriteOptions write_options(bool sync_writes);
 
 // OK for ok(); kResourceExhausted for "no space"; else kTierError(disk, op).
