@@ -122,7 +122,7 @@ Result<std::shared_ptr<DiskStore>> DiskStore::open(const DiskStoreOptions& optio
     std::error_code ec;
     for (auto& e : std::filesystem::directory_iterator(options.dir, ec)) {
       auto name = e.path().filename().string();
-      if (name != "LOCK" && name != "data" && name != "tmp" && name != "lost+found")
+      if (name != "LOCK" && name != "data" && name != "tmp" && name != "lost+found" && !name.starts_with("index."))
         return Status::config_error(
             "dir", fmt::format("{} is not empty and is not a disk-tier directory (found '{}'); "
                                "use an empty or dedicated directory",
@@ -150,7 +150,77 @@ Status DiskStore::recover() {
   });
   if (!s) return s;
 
-  // 3 (in the background while the index opens and is read). What is in
+  // 2. The index (3, 4, 5 in load_index). A rebuild that crashed between
+  // its two renames left the fresh index under its temporary name; one that
+  // crashed earlier left a partial copy beside the intact index.
+  {
+    const std::string index_dir = opts_.dir + "/index", fresh = opts_.dir + "/index.rebuild";
+    std::error_code ec;
+    if (std::filesystem::exists(fresh, ec)) {
+      if (!std::filesystem::exists(index_dir, ec)) std::filesystem::rename(fresh, index_dir, ec);
+      else std::filesystem::remove_all(fresh, ec);
+      if (ec) return Status::tier_error("disk", "open", fmt::format("cannot clean up {}: {}", fresh, ec.message()));
+    }
+  }
+  if (auto st = open_index(true, &recovery_); !st) return st;
+  auto index_start = std::chrono::steady_clock::now();
+  s = load_index(&recovery_);
+  if (s.is(StatusCode::kCorruption)) {
+    note_index(rocksdb::Status::Corruption(s.message()));
+    s = rebuild_locked(s.message(), &recovery_);
+  }
+  if (!s) return s;
+  index_damaged_.store(false);
+  auto index_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - index_start).count();
+  recovery_.open_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  log->info("opened disk tier tier=disk dir={} entries={} used_bytes={} capacity={} orphan_temps={} "
+            "dropped_entries={} unreferenced_files={} evicted={} index_rebuilt={} open_ms={:.1f} index_ms={:.1f}",
+            opts_.dir, recovery_.entries, used_mirror_.load(), opts_.capacity_bytes,
+            recovery_.orphan_temps_removed, recovery_.dangling_entries_dropped,
+            recovery_.unreferenced_files_removed, recovery_.evicted_to_capacity, recovery_.index_rebuilt,
+            recovery_.open_seconds * 1000, index_ms);
+  return Status::ok();
+}
+
+Status DiskStore::open_index(bool quarantine, DiskRecoveryReport* report) {
+  auto log = util::logger("tier.disk");
+  const std::string index_dir = opts_.dir + "/index";
+  if (auto s = make_dir(index_dir); !s) return s;
+  rocksdb::DB* raw = nullptr;
+  auto rs = rocksdb::DB::Open(disk_detail::index_options(), index_dir, &raw);
+  if (rs.IsCorruption() && quarantine) {
+    // Nothing of it can be read without opening it: keep it for a
+    // post-mortem and start empty (load_index then deletes the data files).
+    log->warn("cannot open a damaged index; moved it aside, the disk tier starts empty tier=disk dir={} "
+              "quarantine={} error={}",
+              opts_.dir, opts_.dir + "/index.corrupt", rs.ToString());
+    if (auto s = quarantine_index(); !s) return s;
+    if (auto s = make_dir(index_dir); !s) return s;
+    index_rebuilds_.fetch_add(1, std::memory_order_relaxed);
+    report->index_rebuilt = true;
+    rs = rocksdb::DB::Open(disk_detail::index_options(), index_dir, &raw);
+  }
+  if (!rs.ok())
+    return Status::tier_error("disk", "open", fmt::format("cannot open index {}: {}", index_dir, rs.ToString()));
+  db_.reset(raw);
+  if (uint64_t fixed = make_files_private(index_dir); fixed > 0)
+    log->info("made index files owner-only (0600) tier=disk dir={} files={}", opts_.dir, fixed);
+  return Status::ok();
+}
+
+Status DiskStore::quarantine_index() {
+  const std::string index_dir = opts_.dir + "/index", q = opts_.dir + "/index.corrupt";
+  std::error_code ec;
+  std::filesystem::remove_all(q, ec);
+  if (ec) return Status::tier_error("disk", "rebuild", fmt::format("cannot remove {}: {}", q, ec.message()));
+  if (::rename(index_dir.c_str(), q.c_str()) != 0 && errno != ENOENT)
+    return disk_detail::errno_status("rename " + index_dir + " to " + q, errno).with_tier("disk", "rebuild");
+  return Status::ok();
+}
+
+Status DiskStore::load_index(DiskRecoveryReport* report) {
+  auto log = util::logger("tier.disk");
+  // 3 (in the background while the index is read). What is in
   // DIR/data: file id -> size. Two threads, each half of the fan-out: the
   // fstatat per file dominates open time with many file-backed entries.
   struct ScanPart {
@@ -193,19 +263,11 @@ Status DiskStore::recover() {
       for (auto& x : *t) x.reset();
     }
   } joiner{&scanners};
-  auto index_start = std::chrono::steady_clock::now();
 
-  // 2. The index and its format version.
-  rocksdb::DB* raw = nullptr;
-  std::string index_dir = opts_.dir + "/index";
-  if (auto s = make_dir(index_dir); !s) return s;
-  auto rs = rocksdb::DB::Open(disk_detail::index_options(), index_dir, &raw);
-  if (!rs.ok())
-    return Status::tier_error("disk", "open", fmt::format("cannot open index {}: {}", index_dir, rs.ToString()));
-  db_.reset(raw);
-  uint64_t modes_fixed = make_files_private(index_dir);
+  uint64_t modes_fixed = 0;
   std::string tag;
-  rs = db_->Get(rocksdb::ReadOptions(), disk_detail::kFormatKey, &tag);
+  auto rs = db_->Get(rocksdb::ReadOptions(), disk_detail::kFormatKey, &tag);
+  if (rs.IsCorruption()) return Status::corruption("reading the format version: " + rs.ToString());
   if (rs.IsNotFound()) {
     std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
     it->SeekToFirst();
@@ -235,7 +297,7 @@ Status DiskStore::recover() {
   rocksdb::WriteBatch repairs;
   uint64_t max_seq = 0, max_id = 0;
   auto drop = [&](std::string_view key, const char* why) {
-    ++recovery_.dangling_entries_dropped;
+    ++report->dangling_entries_dropped;
     log->warn("dropped index entry at open tier=disk key={} reason={}", key, why);
     ignore_error(disk_detail::from_rocks(repairs.Delete(disk_detail::entry_key(key)), "open"));
     ignore_error(disk_detail::from_rocks(repairs.Delete(disk_detail::data_key(key)), "open"));
@@ -275,10 +337,11 @@ Status DiskStore::recover() {
       loaded.push_back(Loaded{std::string(key), disk_detail::entry_footprint(key, *rec, it->value().size()),
                               seq, acc_ns, rec->file_id, rec->md.stored_size});
     }
+    if (it->status().IsCorruption() || ait->status().IsCorruption())
+      return Status::corruption(fmt::format("reading the index: {}", (it->status().IsCorruption() ? it : ait)->status().ToString()));
     if (!it->status().ok()) return disk_detail::from_rocks(it->status(), "open");
     for (; a_valid(); ait->Next()) ignore_error(disk_detail::from_rocks(repairs.Delete(ait->key()), "open"));
   }
-  auto index_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - index_start).count();
 
   // 5. Join records with the scan: an entry needs its whole data file; a
   // file needs an entry.
@@ -287,7 +350,7 @@ Status DiskStore::recover() {
   files.reserve(parts[0].files.size() + parts[1].files.size());
   for (auto& p : parts) {
     if (!p.status) return p.status;
-    recovery_.unreferenced_files_removed += p.removed;
+    report->unreferenced_files_removed += p.removed;
     modes_fixed += p.modes_fixed;
     for (auto [id, size] : p.files) {
       files.emplace(id, size);
@@ -300,7 +363,7 @@ Status DiskStore::recover() {
     bool ok = f != files.end() && f->second == e.stored_size;
     if (f != files.end()) {
       files.erase(f);  // referenced; deleted right here if it is not whole
-      if (!ok && ::unlink(data_path(e.file_id).c_str()) == 0) ++recovery_.unreferenced_files_removed;
+      if (!ok && ::unlink(data_path(e.file_id).c_str()) == 0) ++report->unreferenced_files_removed;
     }
     if (!ok) drop(e.key, "data file missing or short");
     return !ok;
@@ -311,7 +374,7 @@ Status DiskStore::recover() {
   }
   for (auto& [id, size] : files) {
     (void)size;
-    if (::unlink(data_path(id).c_str()) == 0) ++recovery_.unreferenced_files_removed;
+    if (::unlink(data_path(id).c_str()) == 0) ++report->unreferenced_files_removed;
   }
 
   // 5. Rebuild the policy oldest access first, so its order is the one
@@ -319,6 +382,12 @@ Status DiskStore::recover() {
   std::sort(loaded.begin(), loaded.end(), [](const Loaded& a, const Loaded& b) { return a.seq < b.seq; });
   {
     std::lock_guard l(mu_);
+    // Empty at open; after a rebuild the old view goes (readers keep their
+    // open descriptors).
+    entries_.clear();
+    dirty_keys_.clear();
+    used_bytes_ = 0;
+    policy_ = make_eviction_policy(opts_.policy, opts_.capacity_bytes);
     entries_.reserve(loaded.size());
     for (auto& e : loaded) {
       policy_->add(e.key, e.footprint);
@@ -328,23 +397,18 @@ Status DiskStore::recover() {
     entries_count_.store(entries_.size());
     used_mirror_.store(used_bytes_);
   }
-  seq_.store(max_seq);
-  next_file_id_.store(max_id + 1);
+  // Never backwards: after a rebuild, sinks in flight hold ids past what the
+  // index and data/ show.
+  seq_.store(std::max(seq_.load(), max_seq));
+  next_file_id_.store(std::max(next_file_id_.load(), max_id + 1));
 
   if (modes_fixed > 0)
     log->info("made cache files owner-only (0600) tier=disk dir={} files={}", opts_.dir, modes_fixed);
 
   uint64_t before = evictions_.load();
   evict_to_capacity();
-  recovery_.evicted_to_capacity = evictions_.load() - before;
-  recovery_.entries = entries_count_.load();
-  recovery_.open_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  log->info("opened disk tier tier=disk dir={} entries={} used_bytes={} capacity={} orphan_temps={} "
-            "dropped_entries={} unreferenced_files={} evicted={} open_ms={:.1f} index_ms={:.1f}",
-            opts_.dir, recovery_.entries, used_mirror_.load(), opts_.capacity_bytes,
-            recovery_.orphan_temps_removed, recovery_.dangling_entries_dropped,
-            recovery_.unreferenced_files_removed, recovery_.evicted_to_capacity,
-            recovery_.open_seconds * 1000, index_ms);
+  report->evicted_to_capacity += evictions_.load() - before;
+  report->entries = entries_count_.load();
   return Status::ok();
 }
 

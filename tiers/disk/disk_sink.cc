@@ -95,22 +95,25 @@ class DiskSink final : public WriteSink {
   Status commit() override {
     if (state_ == State::kDone) return Status::invalid_argument("commit after commit or abort");
     if (state_ == State::kFailed) return failure_;
-    Status s;
-    try {
-      s = do_commit();
-    } catch (const std::bad_alloc&) {
-      s = Status::exhausted("out of memory committing a disk-tier object");
-    } catch (const std::exception& e) {
-      s = Status::internal(fmt::format("exception during commit: {}", e.what()));
-    }
-    if (!s) {
-      cleanup();
-      state_ = State::kDone;
-      return s.tier().empty() ? s.with_tier("disk", "commit") : s;
-    }
-    published_path_.clear();
-    cleanup();
+    // The whole commit holds the index shared: a rebuild (which deletes data
+    // files no record names) must not run between placing the file and
+    // indexing it. A failure is not retried on a rebuilt index: the staged
+    // bytes are cleaned up first, and the next fill of the key succeeds.
+    Status s = store_->with_index(false, [&] {
+      Status r;
+      try {
+        r = do_commit();
+      } catch (const std::bad_alloc&) {
+        r = Status::exhausted("out of memory committing a disk-tier object");
+      } catch (const std::exception& e) {
+        r = Status::internal(fmt::format("exception during commit: {}", e.what()));
+      }
+      if (r) published_path_.clear();
+      cleanup();  // before the lock is released: nothing placed survives unindexed
+      return r;
+    });
     state_ = State::kDone;
+    if (!s) return s.tier().empty() ? s.with_tier("disk", "commit") : s;
     return Status::ok();
   }
 
@@ -272,10 +275,7 @@ Status DiskStore::publish(std::string_view key, IndexRecord rec, const std::stri
     if (s.ok() && !inline_data) s = b.Delete(disk_detail::data_key(key));
     if (s.ok()) s = b.Delete(disk_detail::access_key(key));  // the record's commit_seq is newer
     if (s.ok()) s = write(opts_.fsync == FsyncPolicy::kOnCommit, &b);
-    if (!s.ok()) {
-      (void)db_->Resume();  // see delete_locked
-      return disk_detail::from_rocks(s, "commit");
-    }
+    if (!s.ok()) return disk_detail::from_rocks(s, "commit");
     std::lock_guard l(mu_);
     auto [it, inserted] = entries_.try_emplace(std::string(key));
     if (!inserted) used_bytes_ -= it->second.footprint;

@@ -103,7 +103,7 @@ std::string DiskStore::data_path(uint64_t file_id) const {
 
 Result<std::optional<IndexRecord>> DiskStore::read_record(std::string_view key) {
   std::string value;
-  auto s = db_->Get(rocksdb::ReadOptions(), disk_detail::entry_key(key), &value);
+  auto s = note_index(db_->Get(rocksdb::ReadOptions(), disk_detail::entry_key(key), &value));
   if (s.IsNotFound()) return std::optional<IndexRecord>();
   if (!s.ok()) return disk_detail::from_rocks(s, "get");
   auto rec = disk_detail::decode_record(value);
@@ -161,7 +161,28 @@ void DiskStore::forget_entry_locked(std::string_view key) {
 
 rocksdb::Status DiskStore::write(bool sync, rocksdb::WriteBatch* batch) {
   std::lock_guard lock(write_mu_);
-  return db_->Write(disk_detail::write_options(sync), batch);
+  auto s = note_index(db_->Write(disk_detail::write_options(sync), batch));
+  if (!s.ok() && !s.IsCorruption()) {
+    // A failed write (disk full) can leave RocksDB read-only; let the next
+    // write find out whether space came back. An error Resume() cannot
+    // clear (a background compaction met a bad block) would refuse every
+    // write from now on: that is a damaged index.
+    auto r = db_->Resume();
+    if (!r.ok() && !disk_detail::is_no_space(r) && !disk_detail::is_no_space(s)) {
+      note_index(rocksdb::Status::Corruption("write failed and the index cannot resume", r.ToString()));
+    }
+  }
+  return s;
+}
+
+const rocksdb::Status& DiskStore::note_index(const rocksdb::Status& s) {
+  if (!s.IsCorruption()) return s;
+  {
+    std::lock_guard l(damage_mu_);
+    if (damage_reason_.empty()) damage_reason_ = s.ToString();
+  }
+  index_damaged_.store(true, std::memory_order_release);
+  return s;
 }
 
 Status DiskStore::delete_locked(std::string_view key, const IndexRecord& rec) {
@@ -170,12 +191,7 @@ Status DiskStore::delete_locked(std::string_view key, const IndexRecord& rec) {
   if (s.ok() && rec.file_id == 0) s = b.Delete(disk_detail::data_key(key));
   if (s.ok()) s = b.Delete(disk_detail::access_key(key));
   if (s.ok()) s = write(opts_.fsync == FsyncPolicy::kOnCommit, &b);
-  if (!s.ok()) {
-    // A failed write (disk full) can leave RocksDB read-only; let the next
-    // write find out whether space came back.
-    (void)db_->Resume();
-    return disk_detail::from_rocks(s, "remove");
-  }
+  if (!s.ok()) return disk_detail::from_rocks(s, "remove");
   std::lock_guard l(mu_);
   forget_entry_locked(key);
   return Status::ok();
@@ -200,13 +216,15 @@ void DiskStore::drop_corrupt(std::string_view key, uint64_t commit_seq, std::str
 }
 
 Result<std::optional<StoreEntry>> DiskStore::get(std::string_view key) {
-  try {
-    return get_impl(key);
-  } catch (const std::bad_alloc&) {
-    return Status::exhausted("out of memory reading a disk-tier object").with_tier("disk", "get");
-  } catch (const std::exception& e) {
-    return Status::tier_error("disk", "get", fmt::format("exception: {}", e.what()));
-  }
+  return with_index(true, [&]() -> Result<std::optional<StoreEntry>> {
+    try {
+      return get_impl(key);
+    } catch (const std::bad_alloc&) {
+      return Status::exhausted("out of memory reading a disk-tier object").with_tier("disk", "get");
+    } catch (const std::exception& e) {
+      return Status::tier_error("disk", "get", fmt::format("exception: {}", e.what()));
+    }
+  });
 }
 
 Result<std::optional<StoreEntry>> DiskStore::get_impl(std::string_view key) {
@@ -223,8 +241,8 @@ Result<std::optional<StoreEntry>> DiskStore::get_impl(std::string_view key) {
     if (rec.commit_seq == 0) {
       bad = "index record unreadable";
     } else if (rec.file_id == 0) {
-      auto s = db_->Get(rocksdb::ReadOptions(), db_->DefaultColumnFamily(), disk_detail::data_key(key),
-                        &inline_value);
+      auto s = note_index(db_->Get(rocksdb::ReadOptions(), db_->DefaultColumnFamily(),
+                                   disk_detail::data_key(key), &inline_value));
       if (s.IsNotFound()) bad = "inline value missing";
       else if (!s.ok()) return disk_detail::from_rocks(s, "get");
     } else {
@@ -322,6 +340,10 @@ Result<std::optional<StoreEntry>> DiskStore::get_impl(std::string_view key) {
 }
 
 Status DiskStore::remove(std::string_view key) {
+  return with_index(true, [&] { return remove_impl(key); });
+}
+
+Status DiskStore::remove_impl(std::string_view key) {
   std::optional<IndexRecord> rec;
   {
     std::lock_guard sl(stripe(key));
@@ -336,6 +358,10 @@ Status DiskStore::remove(std::string_view key) {
 }
 
 Result<std::optional<Metadata>> DiskStore::stat(std::string_view key) {
+  return with_index(true, [&]() -> Result<std::optional<Metadata>> { return stat_impl(key); });
+}
+
+Result<std::optional<Metadata>> DiskStore::stat_impl(std::string_view key) {
   auto r = read_record(key);
   if (!r) return r.error();
   if (!*r || (*r)->commit_seq == 0) return std::optional<Metadata>();
@@ -343,6 +369,10 @@ Result<std::optional<Metadata>> DiskStore::stat(std::string_view key) {
 }
 
 Result<bool> DiskStore::update_metadata(std::string_view key, const Metadata& md) {
+  return with_index(true, [&] { return update_metadata_impl(key, md); });
+}
+
+Result<bool> DiskStore::update_metadata_impl(std::string_view key, const Metadata& md) {
   std::lock_guard sl(stripe(key));
   auto r = read_record(key);
   if (!r) return r.error();
@@ -375,14 +405,18 @@ StoreStats DiskStore::stats() const {
   s.capacity_bytes = opts_.capacity_bytes;
   s.evictions = evictions_.load(std::memory_order_relaxed);
   s.corruptions = corruptions_.load(std::memory_order_relaxed);
+  s.errors = errors_.load(std::memory_order_relaxed);
+  s.index_rebuilds = index_rebuilds_.load(std::memory_order_relaxed);
   return s;
 }
 
 Status DiskStore::flush() {
-  if (auto s = persist_access(true); !s) return s;
-  rocksdb::FlushOptions fo;
-  fo.wait = true;
-  return disk_detail::from_rocks(db_->Flush(fo), "flush");
+  return with_index(false, [&] {
+    if (auto s = persist_access(true); !s) return s;
+    rocksdb::FlushOptions fo;
+    fo.wait = true;
+    return disk_detail::from_rocks(note_index(db_->Flush(fo)), "flush");
+  });
 }
 
 void DiskStore::note_access(std::string_view key) {

@@ -65,6 +65,26 @@
 // persisted lazily in "a:" index keys (batched, at flush() and at close) and
 // the policy is rebuilt in recency order at open.
 //
+// A damaged index (RocksDB reports Corruption on a read, a write, or at
+// open; or a failed write that Resume() cannot clear, as after a compaction
+// met a bad block) is not served as a failed tier forever. The operation
+// that finds the damage fails (counted in stats().errors), and the index is
+// rebuilt right after it, in that thread: every record still readable (a
+// forward scan up to the bad block and a backward scan down to it; RocksDB
+// verifies each block's checksum) is copied into a fresh index, the damaged
+// one is moved aside to DIR/index.corrupt (the previous quarantine is
+// deleted), the fresh one takes its place, and the in-memory state and the
+// data files are reconciled as at open (files of lost entries are deleted).
+// Losing the entries of the bad block is allowed: this is a cache. get,
+// stat, remove and update_metadata retry once on the rebuilt index, so a
+// reader of an intact entry still gets a hit. Other operations wait while
+// the rebuild runs (index_mu_ exclusive; typically milliseconds, about a
+// second per 100k entries). If the rebuild itself fails, it is retried at
+// most every 30 s and, while no index is open, every operation fails
+// quickly with kTierError (the engine then treats the tier as failed and
+// serves from the origin). When RocksDB cannot open the index at all
+// (Corruption from DB::Open), it is quarantined and the tier starts empty.
+//
 // Open and recovery: takes DIR/LOCK (a second process is refused with its
 // PID), checks the format version (another version is refused), removes
 // DIR/tmp/*, drops index entries whose data file is missing or short,
@@ -89,6 +109,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <shared_mutex>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -149,6 +170,7 @@ struct DiskRecoveryReport {
   uint64_t dangling_entries_dropped = 0; // data missing/short or record unreadable
   uint64_t unreferenced_files_removed = 0;
   uint64_t evicted_to_capacity = 0;
+  bool index_rebuilt = false;            // the index was damaged and rebuilt (or started empty)
   double open_seconds = 0;
 };
 
@@ -157,7 +179,8 @@ class DiskStore final : public Store, public std::enable_shared_from_this<DiskSt
   // Opens (creating if needed) and recovers the directory. Errors:
   // kConfigError (invalid options; or `dir` is not empty and holds no disk
   // tier, so that pointing it at $HOME cannot delete anything), kTierError (directory locked by another
-  // process, incompatible format version, RocksDB failure), kIoError.
+  // process, incompatible format version, RocksDB failure other than a
+  // damaged index, which is rebuilt instead), kIoError.
   static Result<std::shared_ptr<DiskStore>> open(const DiskStoreOptions& options);
   // Persists recency and flushes the index; never throws.
   ~DiskStore() override;
@@ -196,7 +219,36 @@ class DiskStore final : public Store, public std::enable_shared_from_this<DiskSt
 
   explicit DiskStore(DiskStoreOptions opts, disk_detail::DirLock lock);
   Status recover();
+  // Opens DIR/index into db_. Corruption reported by DB::Open moves the
+  // index aside and opens an empty one (when `quarantine` is true).
+  Status open_index(bool quarantine, DiskRecoveryReport* report);
+  // Reads the index into entries_/policy_ and reconciles it with DIR/data
+  // (deletes files no record names, drops records whose file is missing or
+  // short). kCorruption when the index cannot be read through.
+  // Requires: no concurrent operation (open, or index_mu_ held exclusively).
+  Status load_index(DiskRecoveryReport* report);
+  // Closes nothing: renames DIR/index to DIR/index.corrupt (replacing an
+  // older quarantine). Requires: db_ closed.
+  Status quarantine_index();
+  // Salvages the readable records into a fresh index that replaces db_
+  // (see the file comment). Requires: as load_index.
+  Status rebuild_locked(const std::string& reason, DiskRecoveryReport* report);
+  // Rebuilds the index if an operation marked it damaged. Returns whether an
+  // index is open afterwards. Takes index_mu_ exclusively: call it with no
+  // lock held.
+  bool rebuild_if_damaged();
+  // Records what a RocksDB status says about the index's health; returns s.
+  const rocksdb::Status& note_index(const rocksdb::Status& s);
+  // Runs op() with index_mu_ shared (kTierError when no index is open);
+  // when the index turned out damaged, rebuilds it and, if `retry`, runs
+  // op() once more. Failures are counted in errors_.
+  template <typename Op>
+  auto with_index(bool retry, Op&& op) -> decltype(op());
+  // The operations, with index_mu_ held shared by their public wrappers.
   Result<std::optional<StoreEntry>> get_impl(std::string_view key);
+  Status remove_impl(std::string_view key);
+  Result<std::optional<Metadata>> stat_impl(std::string_view key);
+  Result<bool> update_metadata_impl(std::string_view key, const Metadata& metadata);
   std::mutex& stripe(std::string_view key);
   std::string data_path(uint64_t file_id) const;
   Result<std::optional<disk_detail::IndexRecord>> read_record(std::string_view key);
@@ -222,7 +274,15 @@ class DiskStore final : public Store, public std::enable_shared_from_this<DiskSt
 
   const DiskStoreOptions opts_;
   disk_detail::DirLock lock_;
-  std::unique_ptr<rocksdb::DB> db_;
+  // Shared by every operation that uses db_ (a sink's whole commit included,
+  // so a rebuild never sees a data file that is placed but not yet indexed);
+  // exclusive while the index is rebuilt and db_ replaced. Before stripes.
+  mutable std::shared_mutex index_mu_;
+  std::unique_ptr<rocksdb::DB> db_;         // guarded by index_mu_; null if a rebuild failed
+  std::atomic<bool> index_damaged_{false};
+  std::mutex damage_mu_;                    // leaf lock
+  std::string damage_reason_;               // first cause since the last rebuild; guarded by damage_mu_
+  int64_t last_rebuild_ns_ = 0;             // guarded by index_mu_ (exclusive)
   std::string data_dir_, tmp_dir_;
   DiskRecoveryReport recovery_;
 
@@ -244,6 +304,28 @@ class DiskStore final : public Store, public std::enable_shared_from_this<DiskSt
   std::atomic<uint64_t> next_file_id_{1};
   std::atomic<uint64_t> seq_{0};
   std::atomic<uint64_t> entries_count_{0}, used_mirror_{0}, evictions_{0}, corruptions_{0};
+  std::atomic<uint64_t> errors_{0}, index_rebuilds_{0};
 };
+
+}  // namespace daramjwee::tiers
+
+namespace daramjwee::tiers {
+
+template <typename Op>
+auto DiskStore::with_index(bool retry, Op&& op) -> decltype(op()) {
+  using R = decltype(op());
+  auto run = [&]() -> R {
+    std::shared_lock l(index_mu_);
+    if (!db_) return Status::tier_error("disk", "index", "no index is open (its rebuild failed; retried every 30 s)");
+    return op();
+  };
+  R r = run();
+  if (index_damaged_.load(std::memory_order_acquire) && rebuild_if_damaged() && retry) r = run();
+  bool failed;
+  if constexpr (std::is_same_v<R, Status>) failed = !r.is_ok();
+  else failed = !r.has_value();
+  if (failed) errors_.fetch_add(1, std::memory_order_relaxed);
+  return r;
+}
 
 }  // namespace daramjwee::tiers

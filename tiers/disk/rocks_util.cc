@@ -109,9 +109,13 @@ rocksdb::WriteOptions write_options(bool sync_writes) {
   return w;
 }
 
+bool is_no_space(const rocksdb::Status& s) {
+  return s.IsNoSpace() || s.ToString().find("No space left") != std::string::npos;
+}
+
 Status from_rocks(const rocksdb::Status& s, const char* op) {
   if (s.ok()) return Status::ok();
-  if (s.IsNoSpace() || s.ToString().find("No space left") != std::string::npos)
+  if (is_no_space(s))
     return Status::exhausted("disk tier index: no space left on device (" + s.ToString() + ")")
         .with_tier("disk", op);
   return Status::tier_error("disk", op, "index: " + s.ToString());

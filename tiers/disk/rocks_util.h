@@ -29,6 +29,9 @@ rocksdb::Options index_options();
 rocksdb::Env* owner_only_env();
 rocksdb::WriteOptions write_options(bool sync_writes);
 
+// RocksDB's "no space left" (IsNoSpace, or an IOError that says so).
+bool is_no_space(const rocksdb::Status& s);
+
 // OK for ok(); kResourceExhausted for "no space"; else kTierError(disk, op).
 Status from_rocks(const rocksdb::Status& s, const char* op);
 
