@@ -50,6 +50,7 @@ struct DaemonOptions {
   std::string disk_policy = "lru";           // Default: lru
   std::string fsync = "none";                // Default: none
   bool compress = true;                      // Default: true
+  std::string cache_mismatch = "refuse";     // Default: refuse (or reset)
   std::string control;                       // Default: none (a per-mount-point socket)
   std::string metrics_listen;                // Default: none (HOST:PORT serves /metrics)
   std::string log_level = "info";            // Default: info

@@ -70,6 +70,9 @@ Result<Assembled> assemble(const config::DaemonOptions& o, std::shared_ptr<Origi
   disk.policy = policy(o.disk_policy);
   disk.fsync = o.fsync == "commit" ? tiers::FsyncPolicy::kOnCommit : tiers::FsyncPolicy::kNone;
   disk.compress = o.compress;
+  // Keys name paths and versions, not origins: tie the directory to its origin.
+  disk.owner = out.origin->describe();
+  disk.reset_foreign = o.cache_mismatch == "reset";
   auto dsk = tiers::DiskStore::open(disk);
   if (!dsk) return named(fmt::format("cache_dir {}", o.cache_dir), dsk.error());
 

@@ -123,6 +123,7 @@ std::vector<std::pair<std::string, std::string>> DaemonControl::config() {
       {"disk_policy", o.disk_policy},
       {"fsync", o.fsync},
       {"compress", b(o.compress)},
+      {"cache_mismatch", o.cache_mismatch},
       {"control", o.control},
       {"metrics_listen", o.metrics_listen},
       {"log_level", o.log_level},

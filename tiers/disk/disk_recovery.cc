@@ -35,6 +35,7 @@
 #include <fmt/format.h>
 
 #include "tiers/disk/disk_store.h"
+#include "tiers/disk/owner_file.h"
 #include "tiers/disk/rocks_util.h"
 #include "util/log.h"
 
@@ -122,7 +123,8 @@ Result<std::shared_ptr<DiskStore>> DiskStore::open(const DiskStoreOptions& optio
     std::error_code ec;
     for (auto& e : std::filesystem::directory_iterator(options.dir, ec)) {
       auto name = e.path().filename().string();
-      if (name != "LOCK" && name != "data" && name != "tmp" && name != "lost+found" && !name.starts_with("index."))
+      if (name != "LOCK" && name != "data" && name != "tmp" && name != "lost+found" && !name.starts_with("index.") &&
+          !name.starts_with(disk_detail::kOwnerFile))
         return Status::config_error(
             "dir", fmt::format("{} is not empty and is not a disk-tier directory (found '{}'); "
                                "use an empty or dedicated directory",
@@ -132,8 +134,61 @@ Result<std::shared_ptr<DiskStore>> DiskStore::open(const DiskStoreOptions& optio
   auto lock = disk_detail::DirLock::acquire(options.dir);
   if (!lock) return lock.error();
   std::shared_ptr<DiskStore> store(new DiskStore(options, std::move(*lock)));
+  if (auto s = store->check_owner(); !s) return s;
   if (auto s = store->recover(); !s) return s;
   return store;
+}
+
+Status DiskStore::check_owner() {
+  if (opts_.owner.empty()) return Status::ok();
+  auto log = util::logger("tier.disk");
+  auto recorded = disk_detail::read_owner(opts_.dir);
+  if (!recorded) return recorded.error().with_tier("disk", "open");
+  if (*recorded && **recorded == opts_.owner) return Status::ok();
+  std::error_code ec;
+  // A directory that caches nothing yet may change hands: a mount that
+  // failed (a mistyped, unreachable origin) recorded itself without
+  // caching anything, and refusing the corrected mount would help no one.
+  auto holds_entries = [&]() -> bool {
+    if (!std::filesystem::exists(opts_.dir + "/index/CURRENT", ec)) return false;
+    rocksdb::DB* raw = nullptr;
+    if (!rocksdb::DB::OpenForReadOnly(disk_detail::index_options(), opts_.dir + "/index", &raw)
+             .ok())
+      return true;  // cannot tell: assume it does
+    std::unique_ptr<rocksdb::DB> db(raw);
+    std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions()));
+    it->Seek(disk_detail::kEntryPrefix);
+    return !it->status().ok() ||
+           (it->Valid() && it->key().starts_with(rocksdb::Slice(disk_detail::kEntryPrefix.data(), 2)));
+  };
+  if (*recorded && !holds_entries()) {
+    log->info("cache directory recorded another origin but holds no entries; taking it over tier=disk dir={} was={} "
+              "now={}",
+              opts_.dir, **recorded, opts_.owner);
+  } else if (!*recorded) {
+    if (std::filesystem::exists(opts_.dir + "/index", ec))
+      log->warn("cache directory records no origin (written by an older build); adopting it tier=disk dir={} "
+                "origin={}",
+                opts_.dir, opts_.owner);
+  } else if (!opts_.reset_foreign) {
+    return Status::config_error(
+        "cache_dir", fmt::format("cache directory {} holds the cache of origin {}, not of {}: refusing to serve one "
+                                 "origin's files as another's. Use another cache_dir, or mount with "
+                                 "cache_mismatch=reset to empty it",
+                                 opts_.dir, **recorded, opts_.owner));
+  } else {
+    // Only what the tier itself keeps there; open() has already refused a
+    // directory holding anything else.
+    for (const char* part : {"index", "index.corrupt", "index.rebuild", "data", "tmp"}) {
+      std::filesystem::remove_all(opts_.dir + "/" + part, ec);
+      if (ec)
+        return Status::tier_error("disk", "open", fmt::format("cannot empty {}/{}: {}", opts_.dir, part, ec.message()));
+    }
+    recovery_.reset_for_owner = true;
+    log->warn("emptied the cache directory: it held another origin's cache tier=disk dir={} was={} now={}",
+              opts_.dir, **recorded, opts_.owner);
+  }
+  return disk_detail::write_owner(opts_.dir, opts_.owner).with_tier("disk", "open");
 }
 
 Status DiskStore::recover() {

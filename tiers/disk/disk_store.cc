@@ -68,6 +68,7 @@ Status DiskStoreOptions::validate() const {
     return Status::config_error("inline_threshold", "must be at most 1 MiB (RocksDB values)");
   if (!(min_compression_saving >= 0.0 && min_compression_saving < 1.0))
     return Status::config_error("min_compression_saving", "must be in [0, 1)");
+  if (owner.find('\n') != std::string::npos) return Status::config_error("owner", "must not contain a newline");
   if (copy_mode && fastest_tier)
     return Status::config_error(
         "copy_mode", "copy mode is not crash-atomic and is refused for the fastest tier");

@@ -159,6 +159,17 @@ struct DiskStoreOptions {
   // buffered.
   bool direct_writes = true;
   bool fastest_tier = false;                 // Set by the assembler for tier 0
+  // Who the cached data belongs to: the daemon passes its origin's
+  // normalised URL. Recorded in DIR/OWNER (owner_file.h) at open; a
+  // directory recorded for another owner and holding entries is refused
+  // (kConfigError naming the directory and both owners) unless
+  // reset_foreign, which empties it first; one holding no entries is taken
+  // over.
+  // A directory with an index but no OWNER (written before owners were
+  // recorded) is adopted, with a warning. Default: "" (nothing checked or
+  // recorded). Must not contain a newline.
+  std::string owner;
+  bool reset_foreign = false;                // Default: false (refuse)
   // OK, or kConfigError naming the field ("dir", "capacity_bytes", ...).
   Status validate() const;
 };
@@ -170,6 +181,7 @@ struct DiskRecoveryReport {
   uint64_t dangling_entries_dropped = 0; // data missing/short or record unreadable
   uint64_t unreferenced_files_removed = 0;
   uint64_t evicted_to_capacity = 0;
+  bool reset_for_owner = false;          // emptied: it held another owner's cache
   bool index_rebuilt = false;            // the index was damaged and rebuilt (or started empty)
   double open_seconds = 0;
 };
@@ -178,7 +190,8 @@ class DiskStore final : public Store, public std::enable_shared_from_this<DiskSt
  public:
   // Opens (creating if needed) and recovers the directory. Errors:
   // kConfigError (invalid options; or `dir` is not empty and holds no disk
-  // tier, so that pointing it at $HOME cannot delete anything), kTierError (directory locked by another
+  // tier, so that pointing it at $HOME cannot delete anything; or `dir`
+  // belongs to another owner and reset_foreign is false), kTierError (directory locked by another
   // process, incompatible format version, RocksDB failure other than a
   // damaged index, which is rebuilt instead), kIoError.
   static Result<std::shared_ptr<DiskStore>> open(const DiskStoreOptions& options);
@@ -219,6 +232,9 @@ class DiskStore final : public Store, public std::enable_shared_from_this<DiskSt
 
   explicit DiskStore(DiskStoreOptions opts, disk_detail::DirLock lock);
   Status recover();
+  // Compares DIR/OWNER with opts_.owner; refuses, empties or records.
+  // Requires: DIR/LOCK held, the index not open.
+  Status check_owner();
   // Opens DIR/index into db_. Corruption reported by DB::Open moves the
   // index aside and opens an empty one (when `quarantine` is true).
   Status open_index(bool quarantine, DiskRecoveryReport* report);
