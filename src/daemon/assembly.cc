@@ -67,6 +67,7 @@ Result<Assembled> assemble(const config::DaemonOptions& o, std::shared_ptr<Origi
   tiers::DiskStoreOptions disk;
   disk.dir = o.cache_dir;
   disk.capacity_bytes = o.disk_size;
+  disk.free_min_bytes = o.disk_free_min;
   disk.policy = policy(o.disk_policy);
   disk.fsync = o.fsync == "commit" ? tiers::FsyncPolicy::kOnCommit : tiers::FsyncPolicy::kNone;
   disk.compress = o.compress;

@@ -107,6 +107,7 @@ std::vector<std::pair<std::string, std::string>> DaemonControl::config() {
       {"cache_dir", o.cache_dir},
       {"ram_size", std::to_string(o.ram_size)},
       {"disk_size", std::to_string(o.disk_size)},
+      {"disk_free_min", std::to_string(o.disk_free_min)},
       {"chunk_size", std::to_string(o.chunk_size)},
       {"ttl", seconds_text(o.ttl)},
       {"negative_ttl", seconds_text(o.negative_ttl)},

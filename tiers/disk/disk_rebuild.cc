@@ -133,7 +133,7 @@ Status DiskStore::rebuild_locked(const std::string& reason, DiskRecoveryReport* 
   Salvage got;
   {
     rocksdb::DB* raw = nullptr;
-    auto rs = rocksdb::DB::Open(disk_detail::index_options(), fresh_dir, &raw);
+    auto rs = rocksdb::DB::Open(disk_detail::index_options(opts_.capacity_bytes), fresh_dir, &raw);
     if (!rs.ok()) return Status::tier_error("disk", "rebuild", "cannot create a fresh index: " + rs.ToString());
     std::unique_ptr<rocksdb::DB> fresh(raw);
     rs = fresh->Put(disk_detail::write_options(true), disk_detail::kFormatKey,

@@ -152,7 +152,7 @@ Status DiskStore::check_owner() {
   auto holds_entries = [&]() -> bool {
     if (!std::filesystem::exists(opts_.dir + "/index/CURRENT", ec)) return false;
     rocksdb::DB* raw = nullptr;
-    if (!rocksdb::DB::OpenForReadOnly(disk_detail::index_options(), opts_.dir + "/index", &raw)
+    if (!rocksdb::DB::OpenForReadOnly(disk_detail::index_options(opts_.capacity_bytes), opts_.dir + "/index", &raw)
              .ok())
       return true;  // cannot tell: assume it does
     std::unique_ptr<rocksdb::DB> db(raw);
@@ -242,7 +242,7 @@ Status DiskStore::open_index(bool quarantine, DiskRecoveryReport* report) {
   const std::string index_dir = opts_.dir + "/index";
   if (auto s = make_dir(index_dir); !s) return s;
   rocksdb::DB* raw = nullptr;
-  auto rs = rocksdb::DB::Open(disk_detail::index_options(), index_dir, &raw);
+  auto rs = rocksdb::DB::Open(disk_detail::index_options(opts_.capacity_bytes), index_dir, &raw);
   if (rs.IsCorruption() && quarantine) {
     // Nothing of it can be read without opening it: keep it for a
     // post-mortem and start empty (load_index then deletes the data files).
@@ -253,7 +253,7 @@ Status DiskStore::open_index(bool quarantine, DiskRecoveryReport* report) {
     if (auto s = make_dir(index_dir); !s) return s;
     index_rebuilds_.fetch_add(1, std::memory_order_relaxed);
     report->index_rebuilt = true;
-    rs = rocksdb::DB::Open(disk_detail::index_options(), index_dir, &raw);
+    rs = rocksdb::DB::Open(disk_detail::index_options(opts_.capacity_bytes), index_dir, &raw);
   }
   if (!rs.ok())
     return Status::tier_error("disk", "open", fmt::format("cannot open index {}: {}", index_dir, rs.ToString()));
@@ -442,16 +442,19 @@ Status DiskStore::load_index(DiskRecoveryReport* report) {
     entries_.clear();
     dirty_keys_.clear();
     used_bytes_ = 0;
+    file_bytes_ = 0;
     policy_ = make_eviction_policy(opts_.policy, opts_.capacity_bytes);
     entries_.reserve(loaded.size());
     for (auto& e : loaded) {
       policy_->add(e.key, e.footprint);
-      entries_.emplace(std::move(e.key), MemEntry{e.footprint, ++gen_counter_, e.seq, e.access_ns, false});
+      const uint64_t file_bytes = disk_detail::file_charge(e.file_id, e.stored_size);
+      entries_.emplace(std::move(e.key), MemEntry{e.footprint, file_bytes, ++gen_counter_, e.seq, e.access_ns, false});
       used_bytes_ += e.footprint;
+      file_bytes_ += file_bytes;
     }
     entries_count_.store(entries_.size());
-    used_mirror_.store(used_bytes_);
   }
+  measure_index();
   // Never backwards: after a rebuild, sinks in flight hold ids past what the
   // index and data/ show.
   seq_.store(std::max(seq_.load(), max_seq));

@@ -36,6 +36,8 @@ namespace {
 constexpr size_t kSpillBytes = 4 << 20;     // staged in memory up to this
 constexpr size_t kMinCompressBytes = 128;   // below: framing eats any gain
 constexpr size_t kProbeBytes = 64 << 10;    // compressibility probe
+// The index's real size is re-read this often (a readdir and ~20 fstats).
+constexpr uint64_t kMeasureEveryCommits = 16;
 }  // namespace
 
 class DiskSink final : public WriteSink {
@@ -113,7 +115,11 @@ class DiskSink final : public WriteSink {
       return r;
     });
     state_ = State::kDone;
-    if (!s) return s.tier().empty() ? s.with_tier("disk", "commit") : s;
+    if (!s) {
+      if (disk_detail::is_no_space(s)) store_->note_full(s);
+      return s.tier().empty() ? s.with_tier("disk", "commit") : s;
+    }
+    store_->note_space_ok();
     return Status::ok();
   }
 
@@ -130,6 +136,7 @@ class DiskSink final : public WriteSink {
     state_ = State::kFailed;
     failure_ = s;
     cleanup();
+    if (disk_detail::is_no_space(s)) store_->note_full(s);
     return s;
   }
 
@@ -184,6 +191,7 @@ class DiskSink final : public WriteSink {
     rec.md.size = written_;
     rec.md.compression = Compression::kNone;
     if (tmp_fd_.valid()) {  // spilled: raw, already in the temporary file
+      if (auto s = store_->ensure_space(0); !s) return s;  // the bytes are down; keep the floor
       rec.md.stored_size = written_;
       rec.checksum64 = XXH3_64bits_digest(hash_.get());
     } else {
@@ -193,6 +201,7 @@ class DiskSink final : public WriteSink {
       rec.md.stored_size = stored.size();
       rec.checksum64 = disk_detail::checksum64(stored.data(), stored.size());
       rec.md.checksum = static_cast<uint32_t>(rec.checksum64);
+      if (auto s = store_->ensure_space(stored.size()); !s) return s;
       if (stored.size() <= store_->opts_.inline_threshold) {
         std::string value(reinterpret_cast<const char*>(stored.data()), stored.size());
         return store_->publish(key_, std::move(rec), &value);
@@ -278,13 +287,19 @@ Status DiskStore::publish(std::string_view key, IndexRecord rec, const std::stri
     if (!s.ok()) return disk_detail::from_rocks(s, "commit");
     std::lock_guard l(mu_);
     auto [it, inserted] = entries_.try_emplace(std::string(key));
-    if (!inserted) used_bytes_ -= it->second.footprint;
-    it->second = MemEntry{fp, ++gen_counter_, rec.commit_seq, 0, false};
+    if (!inserted) {
+      used_bytes_ -= it->second.footprint;
+      file_bytes_ -= it->second.file_bytes;
+    }
+    const uint64_t file_bytes = disk_detail::file_charge(rec.file_id, rec.md.stored_size);
+    it->second = MemEntry{fp, file_bytes, ++gen_counter_, rec.commit_seq, 0, false};
     used_bytes_ += fp;
+    file_bytes_ += file_bytes;
     policy_->add(key, fp);
     entries_count_.store(entries_.size(), std::memory_order_relaxed);
-    used_mirror_.store(used_bytes_, std::memory_order_relaxed);
+    used_mirror_.store(charged_locked(), std::memory_order_relaxed);
   }
+  if (commits_since_measure_.fetch_add(1, std::memory_order_relaxed) + 1 >= kMeasureEveryCommits) measure_index();
   if (old && old->file_id) unlink_data(old->file_id);
   evict_to_capacity();
   return Status::ok();

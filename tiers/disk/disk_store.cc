@@ -80,7 +80,9 @@ DiskStore::DiskStore(DiskStoreOptions opts, disk_detail::DirLock lock)
       lock_(std::move(lock)),
       data_dir_(opts_.dir + "/data"),
       tmp_dir_(opts_.dir + "/tmp"),
-      policy_(make_eviction_policy(opts_.policy, opts_.capacity_bytes)) {}
+      policy_(make_eviction_policy(opts_.policy, opts_.capacity_bytes)),
+      index_reserve_(disk_detail::index_reserve_bytes(opts_.capacity_bytes)),
+      index_fixed_(disk_detail::index_fixed_files_bytes(opts_.capacity_bytes)) {}
 
 DiskStore::~DiskStore() {
   if (!db_) return;
@@ -154,10 +156,11 @@ void DiskStore::forget_entry_locked(std::string_view key) {
   auto it = entries_.find(std::string(key));
   if (it == entries_.end()) return;
   used_bytes_ -= it->second.footprint;
+  file_bytes_ -= it->second.file_bytes;
   entries_.erase(it);
   policy_->remove(key);
   entries_count_.store(entries_.size(), std::memory_order_relaxed);
-  used_mirror_.store(used_bytes_, std::memory_order_relaxed);
+  used_mirror_.store(charged_locked(), std::memory_order_relaxed);
 }
 
 rocksdb::Status DiskStore::write(bool sync, rocksdb::WriteBatch* batch) {
@@ -394,7 +397,7 @@ Result<bool> DiskStore::update_metadata_impl(std::string_view key, const Metadat
     uint64_t fp = disk_detail::entry_footprint(key, rec, enc.size());
     used_bytes_ = used_bytes_ - it->second.footprint + fp;
     it->second.footprint = fp;
-    used_mirror_.store(used_bytes_, std::memory_order_relaxed);
+    used_mirror_.store(charged_locked(), std::memory_order_relaxed);
   }
   return true;
 }
@@ -408,6 +411,7 @@ StoreStats DiskStore::stats() const {
   s.corruptions = corruptions_.load(std::memory_order_relaxed);
   s.errors = errors_.load(std::memory_order_relaxed);
   s.index_rebuilds = index_rebuilds_.load(std::memory_order_relaxed);
+  s.full_refusals = full_refusals_.load(std::memory_order_relaxed);
   return s;
 }
 
@@ -416,7 +420,10 @@ Status DiskStore::flush() {
     if (auto s = persist_access(true); !s) return s;
     rocksdb::FlushOptions fo;
     fo.wait = true;
-    return disk_detail::from_rocks(note_index(db_->Flush(fo)), "flush");
+    auto s = disk_detail::from_rocks(note_index(db_->Flush(fo)), "flush");
+    measure_index();
+    evict_to_capacity();  // the measurement may have raised the charge
+    return s;
   });
 }
 
@@ -481,7 +488,7 @@ Status DiskStore::persist_access(bool all) {
   return disk_detail::from_rocks(write(false, &b), "persist_access");
 }
 
-void DiskStore::evict_to_capacity() {
+void DiskStore::evict_until(uint64_t limit) {
   // Bounded: at most one pass over what the policy tracked when we started.
   size_t budget;
   {
@@ -493,15 +500,18 @@ void DiskStore::evict_to_capacity() {
     uint64_t gen = 0;
     {
       std::lock_guard l(mu_);
-      if (used_bytes_ <= opts_.capacity_bytes) return;
+      if (charged_locked() <= limit) return;
       auto v = policy_->evict();
       if (!v) {
         static util::RateLimit rl;
         uint64_t suppressed = 0;
-        if (rl.allow(&suppressed))
+        // Nothing left is fine (a tier smaller than its fixed charge, a
+        // free-space floor that eviction cannot reach); entries the policy
+        // does not know of are a broken invariant.
+        if (!entries_.empty() && rl.allow(&suppressed))
           util::logger("tier.disk")->error(
-              "eviction policy is empty while over capacity tier=disk used={} capacity={} entries={}",
-              used_bytes_, opts_.capacity_bytes, entries_.size());
+              "eviction policy is empty while over its limit tier=disk charged={} limit={} entries={}",
+              charged_locked(), limit, entries_.size());
         return;
       }
       auto it = entries_.find(*v);

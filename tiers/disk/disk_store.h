@@ -59,9 +59,27 @@
 // open descriptor, not a pin. Do not close the fd or change its offset (use
 // pread/splice with an explicit offset).
 //
-// Capacity: capacity_bytes bounds on-disk bytes, index included: every entry
+// Capacity: capacity_bytes bounds on-disk bytes, index included. Every entry
 // is charged its data (files rounded up to 4 KiB blocks), its key and record,
-// and kIndexOverheadPerEntry. The EvictionPolicy orders victims; recency is
+// and kIndexOverheadPerEntry. Where RocksDB's files really occupy more than
+// that estimate of the index (measured every 16 commits, at flush and at
+// open: WAL, tables not yet compacted, LOG files), the measurement is
+// charged instead, plus half of it again for compactions (their output
+// exists beside their input until they finish), a reserve for RocksDB's
+// growth between measurements (index_reserve_bytes: about 2 MiB for a
+// 16 MiB tier, 14 MiB from a 128 MiB one up) and the directories (about
+// 1 MiB on ext4). stats().used_bytes is that total, so a tier smaller than
+// about 4 MiB holds nothing.
+//
+// Free space: before a commit writes, the free space of the filesystem
+// holding DIR (statvfs, what unprivileged users may use) must stay at least
+// free_min_bytes after the write; if not, the tier evicts until it would, and
+// refuses the commit (kResourceExhausted) when eviction cannot get there (the
+// filesystem is full of other things). ENOSPC/EDQUOT from a write is refused
+// the same way. Each refusal is counted (stats().full_refusals); the first
+// after space was available logs one warning, and the first commit that
+// succeeds afterwards one info line, so a full disk is reported once per
+// transition, not per write. The EvictionPolicy orders victims; recency is
 // persisted lazily in "a:" index keys (batched, at flush() and at close) and
 // the policy is rebuilt in recency order at open.
 //
@@ -170,6 +188,11 @@ struct DiskStoreOptions {
   // recorded). Must not contain a newline.
   std::string owner;
   bool reset_foreign = false;                // Default: false (refuse)
+  // Free space the tier leaves on its filesystem (see above). Default:
+  // 256 MiB: room for logs, the journal and other programs on a shared
+  // filesystem, and a small share (2.5% or less) of any disk a 10 GiB cache
+  // is worth putting on. 0 disables the floor (ENOSPC still handled).
+  uint64_t free_min_bytes = 256ull << 20;
   // OK, or kConfigError naming the field ("dir", "capacity_bytes", ...).
   Status validate() const;
 };
@@ -219,6 +242,7 @@ class DiskStore final : public Store, public std::enable_shared_from_this<DiskSt
   friend class DiskSink;
   struct MemEntry {
     uint64_t footprint = 0;
+    uint64_t file_bytes = 0;   // the data file's share of footprint (0 inline)
     uint64_t gen = 0;          // changes on every publish of the key
     uint64_t access_seq = 0;
     int64_t access_ns = 0;
@@ -278,7 +302,20 @@ class DiskStore final : public Store, public std::enable_shared_from_this<DiskSt
   Status delete_locked(std::string_view key, const disk_detail::IndexRecord& rec);
   void forget_entry_locked(std::string_view key);  // Requires: mu_ held
   void unlink_data(uint64_t file_id);
-  void evict_to_capacity();
+  void evict_to_capacity() { evict_until(opts_.capacity_bytes); }
+  // Evicts until the charged total is at most `limit` (or nothing is left).
+  void evict_until(uint64_t limit);
+  // What counts against capacity (see the file comment). Requires: mu_.
+  uint64_t charged_locked() const;
+  // Re-reads the size of DIR/index* (no lock held) and updates the charge.
+  void measure_index();
+  // Makes room for `bytes` more above free_min_bytes, evicting if needed.
+  // kResourceExhausted (counted, warned once) when it cannot.
+  Status ensure_space(uint64_t bytes);
+  // A commit was refused for lack of space / one succeeded: the full-disk
+  // warning and its counter (see the file comment).
+  void note_full(const Status& why);
+  void note_space_ok();
   void note_access(std::string_view key);
   Status persist_access(bool all);
   bool is_verified(uint64_t file_id, const FileStamp& s);
@@ -307,7 +344,14 @@ class DiskStore final : public Store, public std::enable_shared_from_this<DiskSt
   mutable std::mutex mu_;
   std::unordered_map<std::string, MemEntry> entries_;  // guarded by mu_
   std::unique_ptr<EvictionPolicy> policy_;             // guarded by mu_
-  uint64_t used_bytes_ = 0;                            // guarded by mu_
+  uint64_t used_bytes_ = 0;                            // sum of footprints; guarded by mu_
+  uint64_t file_bytes_ = 0;                            // sum of file_bytes; guarded by mu_
+  uint64_t index_measured_ = 0;                        // DIR/index* on disk when last measured; guarded by mu_
+  uint64_t layout_bytes_ = 0;                          // DIR's directories, at open; guarded by mu_
+  const uint64_t index_reserve_;                       // index_reserve_bytes(capacity)
+  const uint64_t index_fixed_;                         // index_fixed_files_bytes(capacity)
+  std::atomic<uint64_t> commits_since_measure_{0};
+  std::atomic<bool> full_{false};                      // the last commit was refused for space
   std::vector<std::string> dirty_keys_;  // access_dirty set (may hold stale keys); guarded by mu_
   uint64_t gen_counter_ = 0;                           // guarded by mu_
   int64_t last_persist_ns_ = 0;                        // guarded by mu_
@@ -320,7 +364,7 @@ class DiskStore final : public Store, public std::enable_shared_from_this<DiskSt
   std::atomic<uint64_t> next_file_id_{1};
   std::atomic<uint64_t> seq_{0};
   std::atomic<uint64_t> entries_count_{0}, used_mirror_{0}, evictions_{0}, corruptions_{0};
-  std::atomic<uint64_t> errors_{0}, index_rebuilds_{0};
+  std::atomic<uint64_t> errors_{0}, index_rebuilds_{0}, full_refusals_{0};
 };
 
 }  // namespace daramjwee::tiers

@@ -25,6 +25,10 @@ Status errno_status(const std::string& what, int err) {
   return Status::io_error(fmt::format("{}: {}", what, std::strerror(err)));
 }
 
+bool is_no_space(const Status& s) {
+  return s.is(StatusCode::kResourceExhausted) && s.message().find("no space left on device") != std::string::npos;
+}
+
 Status make_private_dir(const std::string& path) {
   // mkdir's mode is filtered by the umask, so set it explicitly either way.
   if (::mkdir(path.c_str(), kPrivateDirMode) != 0 && errno != EEXIST) return errno_status("mkdir " + path, errno);

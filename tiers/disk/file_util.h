@@ -44,8 +44,14 @@ class UniqueFd {
   int fd_ = -1;
 };
 
-// "what: strerror" as kIoError, or kResourceExhausted for ENOSPC/EDQUOT.
+// "what: strerror" as kIoError, or kResourceExhausted for ENOSPC/EDQUOT
+// ("what: no space left on device").
 Status errno_status(const std::string& what, int err);
+
+// Whether `s` says the filesystem is full: kResourceExhausted saying "no
+// space left on device" (errno_status, from_rocks, the free-space floor),
+// as opposed to an object too large for the tier.
+bool is_no_space(const Status& s);
 
 // The modes of everything the tier creates, whatever the process umask.
 inline constexpr unsigned kPrivateDirMode = 0700;

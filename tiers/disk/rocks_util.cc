@@ -2,6 +2,7 @@
 
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <memory>
 
 #include <rocksdb/cache.h>
@@ -75,27 +76,47 @@ rocksdb::Env* owner_only_env() {
   return env;
 }
 
-rocksdb::Options index_options() {
+namespace {
+
+uint64_t clamp_size(uint64_t v, uint64_t lo, uint64_t hi) { return std::min(hi, std::max(lo, v)); }
+// Up to 4 MiB: the index is small, and a short WAL keeps replay after a
+// crash (part of open time) short. Less for a small tier, whose capacity
+// the index shares.
+uint64_t write_buffer(uint64_t capacity) { return clamp_size(capacity / 32, 256 << 10, 4 << 20); }
+uint64_t log_file(uint64_t capacity) { return clamp_size(capacity / 128, 64 << 10, 1 << 20); }
+
+}  // namespace
+
+uint64_t index_fixed_files_bytes(uint64_t capacity) { return 2 * log_file(capacity) + (256 << 10); }
+
+uint64_t index_reserve_bytes(uint64_t capacity) { return 3 * write_buffer(capacity) + index_fixed_files_bytes(capacity); }
+
+rocksdb::Options index_options(uint64_t capacity) {
   rocksdb::Options o;
   o.env = owner_only_env();
   o.create_if_missing = true;
-  // 4 MiB memtables: the index is small, and a short WAL keeps replay after
-  // a crash (part of open time) short.
-  o.write_buffer_size = 4 << 20;
+  o.write_buffer_size = write_buffer(capacity);
   o.max_write_buffer_number = 2;
-  o.max_total_wal_size = 16 << 20;
+  o.max_total_wal_size = 4 * o.write_buffer_size;
+  // Smaller levels and files for a small tier: a compaction's output
+  // exists beside its inputs until it finishes.
+  o.target_file_size_base = clamp_size(capacity / 64, 1 << 20, 64 << 20);
+  o.max_bytes_for_level_base = clamp_size(capacity / 8, 4 << 20, 256 << 20);
   o.max_background_jobs = 2;
   o.max_open_files = 256;
   // Inline values are already lz4'ed by us where that pays.
   o.compression = rocksdb::kNoCompression;
   o.info_log_level = rocksdb::WARN_LEVEL;
   o.keep_log_file_num = 2;
-  o.max_log_file_size = 1 << 20;
+  o.max_log_file_size = log_file(capacity);
   o.skip_stats_update_on_db_open = true;
   // The default preallocates 4 MiB per MANIFEST: wasteful for a small index,
   // and it counts against a small cache filesystem.
   o.manifest_preallocation_size = 64 << 10;
   o.avoid_unnecessary_blocking_io = true;
+  // Preallocating WAL and table files (1.1 write buffers each) would be
+  // charged against a small tier for bytes it never writes.
+  o.allow_fallocate = false;
   rocksdb::BlockBasedTableOptions t;
   t.block_cache = rocksdb::NewLRUCache(16 << 20);
   t.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));

@@ -14,9 +14,21 @@
 namespace daramjwee::tiers::disk_detail {
 
 // Small write buffers and block cache: the index holds ~100 bytes per entry
-// plus inline objects; per-put WAL sync only when `sync_writes`.
-// Its env is owner_only_env().
-rocksdb::Options index_options();
+// plus inline objects; per-put WAL sync only when `sync_writes`. Memtables,
+// WAL, LOG files and level sizes are scaled down for a small
+// `capacity_bytes` (the index counts against it). Its env is
+// owner_only_env().
+rocksdb::Options index_options(uint64_t capacity_bytes);
+
+// What RocksDB may hold on disk beyond what it held when last measured,
+// for index_options(capacity_bytes): a WAL and memtable being flushed into
+// a new table (each up to the write buffer), LOG files, MANIFEST and
+// OPTIONS. The disk tier charges it against capacity up front.
+uint64_t index_reserve_bytes(uint64_t capacity_bytes);
+// The part of that reserve for files an index has whatever it holds (LOG
+// files, MANIFEST, OPTIONS, CURRENT): a measurement is charged only for
+// what exceeds it, so a small index costs exactly the reserve.
+uint64_t index_fixed_files_bytes(uint64_t capacity_bytes);
 
 // The default (POSIX) Env, except that every file and directory RocksDB
 // creates is chmod'ed to 0600 / 0700 right after creation, whatever the

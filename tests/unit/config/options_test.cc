@@ -47,6 +47,7 @@ TEST_CASE("config: defaults and the command line", "[config]") {
   CHECK(o.ttl == Approx(60));
   CHECK(o.cache_dir.rfind("/var/cache/daramjwee-fs/", 0) == 0);
   CHECK(o.cache_mismatch == "refuse");
+  CHECK(o.disk_free_min == 256ull << 20);
   CHECK_FALSE(o.foreground);
 
   auto u = parse({"http://h/", "/mnt"}, false);
@@ -84,6 +85,7 @@ TEST_CASE("config: errors name the option", "[config]") {
   CHECK(field_of({"http://h/", "/mnt", "-o", "bogus=1"}) == "bogus");
   CHECK(field_of({"http://h/", "/mnt", "-o", "ram_policy=fifo"}) == "ram_policy");
   CHECK(field_of({"http://h/", "/mnt", "-o", "cache_mismatch=wipe"}) == "cache_mismatch");
+  CHECK(field_of({"http://h/", "/mnt", "-o", "disk_free_min=lots"}) == "disk_free_min");
   CHECK(field_of({"http://h/", "/mnt", "-o", "cache_dir=relative"}) == "cache_dir");
   CHECK(field_of({"http://h/", "/mnt", "-o", "cache_dir"}) == "cache_dir");
   CHECK(field_of({"gopher://h/", "/mnt"}) == "ORIGIN");
@@ -131,7 +133,7 @@ TEST_CASE("config: TOML file, overridden by -o", "[config]") {
 TEST_CASE("config: --help lists every option with a default", "[config]") {
   std::string h = help_text();
   for (auto name : {"config=", "cache_dir=", "ram_size=", "disk_size=", "chunk_size=", "ttl=", "negative_ttl=",
-                    "origin_timeout=", "control=", "allow_other", "readahead=", "http.proxy=", "cache_mismatch="}) {
+                    "origin_timeout=", "control=", "allow_other", "readahead=", "http.proxy=", "cache_mismatch=", "disk_free_min="}) {
     CHECK(h.find(name) != std::string::npos);
   }
   CHECK(h.find("default: 256M") != std::string::npos);
