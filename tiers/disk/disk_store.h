@@ -96,8 +96,9 @@
 // Losing the entries of the bad block is allowed: this is a cache. get,
 // stat, remove and update_metadata retry once on the rebuilt index, so a
 // reader of an intact entry still gets a hit. Other operations wait while
-// the rebuild runs (index_mu_ exclusive; typically milliseconds, about a
-// second per 100k entries). If the rebuild itself fails, it is retried at
+// the rebuild runs (index_mu_ exclusive; measured: 13 ms for 400 entries,
+// 0.7 s for 100k, plus the wait for a compaction RocksDB is running, up to
+// about a second). If the rebuild itself fails, it is retried at
 // most every 30 s and, while no index is open, every operation fails
 // quickly with kTierError (the engine then treats the tier as failed and
 // serves from the origin). When RocksDB cannot open the index at all
