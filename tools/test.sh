@@ -92,7 +92,7 @@ unset ASAN_OPTIONS UBSAN_OPTIONS
 
 # --- 3. ThreadSanitizer: the engine and the tiers' concurrency tests ---------
 # Only these binaries are built in this tree, to keep CI inside its budget.
-TSAN_TESTS=(engine memory_store memory_contract null_contract disk_store disk_contract)
+TSAN_TESTS=(engine memory_store memory_contract null_contract disk_store disk_contract disk_index_rebuild)
 configure build-tsan -Dwerror=true -Db_sanitize=thread -Dbuildtype=debugoptimized
 build_tests build-tsan "t[\"name\"] in {$(printf '"%s",' "${TSAN_TESTS[@]}")}"
 export TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$ROOT/tests/tsan.supp"

@@ -78,8 +78,11 @@ const std::vector<OptionDef>& options_table() {
        [](DaemonOptions& o, std::string_view v) { o.cache_dir = v; }},
       {"ram_size", "SIZE", "256M", "capacity of the RAM tier",
        [](DaemonOptions& o, std::string_view v) { o.ram_size = size_value("ram_size", v); }},
-      {"disk_size", "SIZE", "10G", "capacity of the disk tier",
+      {"disk_size", "SIZE", "10G", "capacity of the disk tier, its index and directories included",
        [](DaemonOptions& o, std::string_view v) { o.disk_size = size_value("disk_size", v); }},
+      {"disk_free_min", "SIZE", "256M",
+       "free space the disk tier leaves on its filesystem: below it the tier evicts, then refuses fills (0: off)",
+       [](DaemonOptions& o, std::string_view v) { o.disk_free_min = size_value("disk_free_min", v); }},
       {"chunk_size", "SIZE", "1M", "files are cached in chunks of this size (4K..64M)",
        [](DaemonOptions& o, std::string_view v) { o.chunk_size = size_value("chunk_size", v); }},
       {"ttl", "SECONDS", "60", "freshness of cached metadata and listings; also the kernel's entry/attr timeout",
@@ -126,6 +129,9 @@ const std::vector<OptionDef>& options_table() {
        [](DaemonOptions& o, std::string_view v) { o.fsync = oneof("fsync", v, {"none", "commit"}); }},
       {"compress", "BOOL", "true", "lz4-compress disk chunks when it saves space",
        [](DaemonOptions& o, std::string_view v) { o.compress = bool_value("compress", v); }},
+      {"cache_mismatch", "MODE", "refuse",
+       "a cache_dir filled from another origin: refuse (exit with an error naming both) or reset (empty it)",
+       [](DaemonOptions& o, std::string_view v) { o.cache_mismatch = oneof("cache_mismatch", v, {"refuse", "reset"}); }},
       {"control", "PATH", "per mount point", "UNIX socket for daramjwee-ctl (default /run/daramjwee-fs/<mountpoint>.sock for root)",
        [](DaemonOptions& o, std::string_view v) { o.control = v; }},
       {"metrics_listen", "HOST:PORT", "none", "serve Prometheus /metrics over HTTP on this address (e.g. 127.0.0.1:9464)",
@@ -315,7 +321,8 @@ Status DaemonOptions::validate() const {
   }
   if (mountpoint.empty()) return err("MOUNTPOINT", "missing (usage: daramjwee-fs ORIGIN MOUNTPOINT [-o OPT,...])");
   if (ram_size < (1u << 20)) return err("ram_size", "must be at least 1M");
-  if (disk_size < (1u << 20)) return err("disk_size", "must be at least 1M");
+  // The index's reserve and the directories take about 3M of any disk tier.
+  if (disk_size < (8u << 20)) return err("disk_size", "must be at least 8M");
   if (chunk_size < (4u << 10) || chunk_size > (64u << 20)) return err("chunk_size", "must be between 4K and 64M");
   if (chunk_size > ram_size) return err("chunk_size", "must not exceed ram_size");
   if (!std::isfinite(ttl) || ttl > 365.0 * 86400) return err("ttl", "must be at most a year");

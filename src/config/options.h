@@ -34,6 +34,7 @@ struct DaemonOptions {
   std::string cache_dir;                     // Default: see default_cache_dir()
   uint64_t ram_size = 256ull << 20;          // Default: 256M
   uint64_t disk_size = 10ull << 30;          // Default: 10G
+  uint64_t disk_free_min = 256ull << 20;     // Default: 256M (0: no floor)
   uint64_t chunk_size = 1ull << 20;          // Default: 1M
   double ttl = 60;                           // Default: 60 s
   double negative_ttl = 30;                  // Default: 30 s
@@ -55,6 +56,7 @@ struct DaemonOptions {
   std::string disk_policy = "lru";           // Default: lru
   std::string fsync = "none";                // Default: none
   bool compress = true;                      // Default: true
+  std::string cache_mismatch = "refuse";     // Default: refuse (or reset)
   std::string control;                       // Default: none (a per-mount-point socket)
   std::string metrics_listen;                // Default: none (HOST:PORT serves /metrics)
   std::string log_level = "info";            // Default: info

@@ -43,6 +43,10 @@ json stats_json(const DaemonStats& s) {
                      {"failed_fills", t.failed_fills + t.failed_promotions},
                      {"dropped_fills", t.dropped_fills},
                      {"evictions", t.store.evictions},
+                     {"corruptions", t.store.corruptions},
+                     {"store_errors", t.store.errors},
+                     {"index_rebuilds", t.store.index_rebuilds},
+                     {"full_refusals", t.store.full_refusals},
                      {"bytes_read", t.bytes_read},
                      {"bytes_written", t.bytes_written},
                      {"used_bytes", t.store.used_bytes},
@@ -111,6 +115,9 @@ std::string render_prometheus(const DaemonStats& s) {
     t.add(m::kTierCapacity, l, d(tier.store.capacity_bytes));
     t.add(m::kTierEntries, l, d(tier.store.entries));
     t.add(m::kTierCorruptions, l, d(tier.store.corruptions));
+    t.add(m::kTierStoreErrors, l, d(tier.store.errors));
+    t.add(m::kTierIndexRebuilds, l, d(tier.store.index_rebuilds));
+    t.add(m::kTierFullRefusals, l, d(tier.store.full_refusals));
   }
   const auto& o = s.cache.origin;
   t.add(m::kOriginRequests, {{"kind", "fetch"}}, d(o.fetches));

@@ -39,6 +39,9 @@ struct StoreStats {
   uint64_t capacity_bytes = 0;  // 0 = unbounded
   uint64_t evictions = 0;
   uint64_t corruptions = 0;     // entries dropped after failed verification
+  uint64_t errors = 0;          // operations the tier itself failed (I/O, index); not misses
+  uint64_t index_rebuilds = 0;  // a damaged index quarantined and rebuilt (disk tier)
+  uint64_t full_refusals = 0;   // writes refused: filesystem full or below the free-space floor
 };
 
 class Store {

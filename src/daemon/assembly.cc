@@ -57,10 +57,8 @@ Result<Assembled> assemble(const config::DaemonOptions& o, std::shared_ptr<Origi
   out.monitor = std::make_shared<origin::MonitoredOrigin>(std::move(origin));
   out.origin = out.monitor;
 
-  std::error_code ec;
-  std::filesystem::create_directories(o.cache_dir, ec);
-  if (ec) return Status::io_error(fmt::format("cache_dir {}: {}", o.cache_dir, ec.message()));
-
+  // The disk tier creates cache_dir itself: owner-only (0700), which a
+  // create_directories here would not be.
   tiers::MemoryStoreOptions mem;
   mem.capacity_bytes = o.ram_size;
   mem.policy = policy(o.ram_policy);
@@ -70,9 +68,13 @@ Result<Assembled> assemble(const config::DaemonOptions& o, std::shared_ptr<Origi
   tiers::DiskStoreOptions disk;
   disk.dir = o.cache_dir;
   disk.capacity_bytes = o.disk_size;
+  disk.free_min_bytes = o.disk_free_min;
   disk.policy = policy(o.disk_policy);
   disk.fsync = o.fsync == "commit" ? tiers::FsyncPolicy::kOnCommit : tiers::FsyncPolicy::kNone;
   disk.compress = o.compress;
+  // Keys name paths and versions, not origins: tie the directory to its origin.
+  disk.owner = out.origin->describe();
+  disk.reset_foreign = o.cache_mismatch == "reset";
   auto dsk = tiers::DiskStore::open(disk);
   if (!dsk) return named(fmt::format("cache_dir {}", o.cache_dir), dsk.error());
 

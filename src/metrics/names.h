@@ -51,6 +51,13 @@ inline constexpr MetricDef kTierCapacity{"daramjwee_tier_capacity_bytes", "gauge
 inline constexpr MetricDef kTierEntries{"daramjwee_tier_entries", "gauge", "", "Entries the tier holds."};
 inline constexpr MetricDef kTierCorruptions{"daramjwee_tier_corruptions_total", "counter", "",
                                             "Entries dropped after failing verification."};
+inline constexpr MetricDef kTierStoreErrors{"daramjwee_tier_store_errors_total", "counter", "",
+                                            "Operations the tier itself failed (I/O or index errors, a full disk)."};
+inline constexpr MetricDef kTierIndexRebuilds{"daramjwee_tier_index_rebuilds_total", "counter", "",
+                                              "Damaged indexes quarantined and rebuilt (disk tier)."};
+inline constexpr MetricDef kTierFullRefusals{"daramjwee_tier_full_refusals_total", "counter", "",
+                                             "Writes refused because the filesystem was full or below the "
+                                             "free-space floor (disk tier)."};
 
 // Origin.
 inline constexpr MetricDef kOriginRequests{"daramjwee_origin_requests_total", "counter", "",

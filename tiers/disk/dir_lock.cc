@@ -13,7 +13,7 @@ namespace daramjwee::tiers::disk_detail {
 
 Result<DirLock> DirLock::acquire(const std::string& dir) {
   std::string path = dir + "/LOCK";
-  UniqueFd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644));
+  UniqueFd fd(open_private(path, O_RDWR));
   if (!fd.valid()) return errno_status("create lock file " + path, errno);
   while (::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) {
     if (errno == EINTR) continue;

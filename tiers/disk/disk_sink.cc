@@ -36,6 +36,8 @@ namespace {
 constexpr size_t kSpillBytes = 4 << 20;     // staged in memory up to this
 constexpr size_t kMinCompressBytes = 128;   // below: framing eats any gain
 constexpr size_t kProbeBytes = 64 << 10;    // compressibility probe
+// The index's real size is re-read this often (a readdir and ~20 fstats).
+constexpr uint64_t kMeasureEveryCommits = 16;
 }  // namespace
 
 class DiskSink final : public WriteSink {
@@ -95,22 +97,29 @@ class DiskSink final : public WriteSink {
   Status commit() override {
     if (state_ == State::kDone) return Status::invalid_argument("commit after commit or abort");
     if (state_ == State::kFailed) return failure_;
-    Status s;
-    try {
-      s = do_commit();
-    } catch (const std::bad_alloc&) {
-      s = Status::exhausted("out of memory committing a disk-tier object");
-    } catch (const std::exception& e) {
-      s = Status::internal(fmt::format("exception during commit: {}", e.what()));
-    }
+    // The whole commit holds the index shared: a rebuild (which deletes data
+    // files no record names) must not run between placing the file and
+    // indexing it. A failure is not retried on a rebuilt index: the staged
+    // bytes are cleaned up first, and the next fill of the key succeeds.
+    Status s = store_->with_index(false, [&] {
+      Status r;
+      try {
+        r = do_commit();
+      } catch (const std::bad_alloc&) {
+        r = Status::exhausted("out of memory committing a disk-tier object");
+      } catch (const std::exception& e) {
+        r = Status::internal(fmt::format("exception during commit: {}", e.what()));
+      }
+      if (r) published_path_.clear();
+      cleanup();  // before the lock is released: nothing placed survives unindexed
+      return r;
+    });
+    state_ = State::kDone;
     if (!s) {
-      cleanup();
-      state_ = State::kDone;
+      if (disk_detail::is_no_space(s)) store_->note_full(s);
       return s.tier().empty() ? s.with_tier("disk", "commit") : s;
     }
-    published_path_.clear();
-    cleanup();
-    state_ = State::kDone;
+    store_->note_space_ok();
     return Status::ok();
   }
 
@@ -127,6 +136,7 @@ class DiskSink final : public WriteSink {
     state_ = State::kFailed;
     failure_ = s;
     cleanup();
+    if (disk_detail::is_no_space(s)) store_->note_full(s);
     return s;
   }
 
@@ -147,7 +157,7 @@ class DiskSink final : public WriteSink {
   Status open_tmp() {
     file_id_ = store_->next_file_id();
     tmp_path_ = fmt::format("{}/{:016x}.tmp", store_->tmp_dir_, file_id_);
-    tmp_fd_.reset(::open(tmp_path_.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
+    tmp_fd_.reset(disk_detail::open_private(tmp_path_, O_RDWR | O_EXCL));
     if (!tmp_fd_.valid()) {
       int err = errno;
       tmp_path_.clear();
@@ -181,6 +191,7 @@ class DiskSink final : public WriteSink {
     rec.md.size = written_;
     rec.md.compression = Compression::kNone;
     if (tmp_fd_.valid()) {  // spilled: raw, already in the temporary file
+      if (auto s = store_->ensure_space(0); !s) return s;  // the bytes are down; keep the floor
       rec.md.stored_size = written_;
       rec.checksum64 = XXH3_64bits_digest(hash_.get());
     } else {
@@ -190,6 +201,7 @@ class DiskSink final : public WriteSink {
       rec.md.stored_size = stored.size();
       rec.checksum64 = disk_detail::checksum64(stored.data(), stored.size());
       rec.md.checksum = static_cast<uint32_t>(rec.checksum64);
+      if (auto s = store_->ensure_space(stored.size()); !s) return s;
       if (stored.size() <= store_->opts_.inline_threshold) {
         std::string value(reinterpret_cast<const char*>(stored.data()), stored.size());
         return store_->publish(key_, std::move(rec), &value);
@@ -213,7 +225,7 @@ class DiskSink final : public WriteSink {
   Status place_file(uint64_t stored_size) {
     std::string final_path = store_->data_path(file_id_);
     if (store_->opts_.copy_mode) {
-      UniqueFd out(::open(final_path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
+      UniqueFd out(disk_detail::open_private(final_path, O_WRONLY | O_EXCL));
       if (!out.valid()) return disk_detail::errno_status("create " + final_path, errno);
       published_path_ = final_path;  // unlinked by cleanup() unless published
       if (auto s = disk_detail::copy_fd(tmp_fd_.get(), out.get(), stored_size, final_path); !s) return s;
@@ -272,19 +284,22 @@ Status DiskStore::publish(std::string_view key, IndexRecord rec, const std::stri
     if (s.ok() && !inline_data) s = b.Delete(disk_detail::data_key(key));
     if (s.ok()) s = b.Delete(disk_detail::access_key(key));  // the record's commit_seq is newer
     if (s.ok()) s = write(opts_.fsync == FsyncPolicy::kOnCommit, &b);
-    if (!s.ok()) {
-      (void)db_->Resume();  // see delete_locked
-      return disk_detail::from_rocks(s, "commit");
-    }
+    if (!s.ok()) return disk_detail::from_rocks(s, "commit");
     std::lock_guard l(mu_);
     auto [it, inserted] = entries_.try_emplace(std::string(key));
-    if (!inserted) used_bytes_ -= it->second.footprint;
-    it->second = MemEntry{fp, ++gen_counter_, rec.commit_seq, 0, false};
+    if (!inserted) {
+      used_bytes_ -= it->second.footprint;
+      file_bytes_ -= it->second.file_bytes;
+    }
+    const uint64_t file_bytes = disk_detail::file_charge(rec.file_id, rec.md.stored_size);
+    it->second = MemEntry{fp, file_bytes, ++gen_counter_, rec.commit_seq, 0, false};
     used_bytes_ += fp;
+    file_bytes_ += file_bytes;
     policy_->add(key, fp);
     entries_count_.store(entries_.size(), std::memory_order_relaxed);
-    used_mirror_.store(used_bytes_, std::memory_order_relaxed);
+    used_mirror_.store(charged_locked(), std::memory_order_relaxed);
   }
+  if (commits_since_measure_.fetch_add(1, std::memory_order_relaxed) + 1 >= kMeasureEveryCommits) measure_index();
   if (old && old->file_id) unlink_data(old->file_id);
   evict_to_capacity();
   return Status::ok();

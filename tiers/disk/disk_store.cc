@@ -68,6 +68,7 @@ Status DiskStoreOptions::validate() const {
     return Status::config_error("inline_threshold", "must be at most 1 MiB (RocksDB values)");
   if (!(min_compression_saving >= 0.0 && min_compression_saving < 1.0))
     return Status::config_error("min_compression_saving", "must be in [0, 1)");
+  if (owner.find('\n') != std::string::npos) return Status::config_error("owner", "must not contain a newline");
   if (copy_mode && fastest_tier)
     return Status::config_error(
         "copy_mode", "copy mode is not crash-atomic and is refused for the fastest tier");
@@ -79,7 +80,9 @@ DiskStore::DiskStore(DiskStoreOptions opts, disk_detail::DirLock lock)
       lock_(std::move(lock)),
       data_dir_(opts_.dir + "/data"),
       tmp_dir_(opts_.dir + "/tmp"),
-      policy_(make_eviction_policy(opts_.policy, opts_.capacity_bytes)) {}
+      policy_(make_eviction_policy(opts_.policy, opts_.capacity_bytes)),
+      index_reserve_(disk_detail::index_reserve_bytes(opts_.capacity_bytes)),
+      index_fixed_(disk_detail::index_fixed_files_bytes(opts_.capacity_bytes)) {}
 
 DiskStore::~DiskStore() {
   if (!db_) return;
@@ -103,7 +106,7 @@ std::string DiskStore::data_path(uint64_t file_id) const {
 
 Result<std::optional<IndexRecord>> DiskStore::read_record(std::string_view key) {
   std::string value;
-  auto s = db_->Get(rocksdb::ReadOptions(), disk_detail::entry_key(key), &value);
+  auto s = note_index(db_->Get(rocksdb::ReadOptions(), disk_detail::entry_key(key), &value));
   if (s.IsNotFound()) return std::optional<IndexRecord>();
   if (!s.ok()) return disk_detail::from_rocks(s, "get");
   auto rec = disk_detail::decode_record(value);
@@ -153,15 +156,37 @@ void DiskStore::forget_entry_locked(std::string_view key) {
   auto it = entries_.find(std::string(key));
   if (it == entries_.end()) return;
   used_bytes_ -= it->second.footprint;
+  file_bytes_ -= it->second.file_bytes;
   entries_.erase(it);
   policy_->remove(key);
   entries_count_.store(entries_.size(), std::memory_order_relaxed);
-  used_mirror_.store(used_bytes_, std::memory_order_relaxed);
+  used_mirror_.store(charged_locked(), std::memory_order_relaxed);
 }
 
 rocksdb::Status DiskStore::write(bool sync, rocksdb::WriteBatch* batch) {
   std::lock_guard lock(write_mu_);
-  return db_->Write(disk_detail::write_options(sync), batch);
+  auto s = note_index(db_->Write(disk_detail::write_options(sync), batch));
+  if (!s.ok() && !s.IsCorruption()) {
+    // A failed write (disk full) can leave RocksDB read-only; let the next
+    // write find out whether space came back. An error Resume() cannot
+    // clear (a background compaction met a bad block) would refuse every
+    // write from now on: that is a damaged index.
+    auto r = db_->Resume();
+    if (!r.ok() && !disk_detail::is_no_space(r) && !disk_detail::is_no_space(s)) {
+      note_index(rocksdb::Status::Corruption("write failed and the index cannot resume", r.ToString()));
+    }
+  }
+  return s;
+}
+
+const rocksdb::Status& DiskStore::note_index(const rocksdb::Status& s) {
+  if (!s.IsCorruption()) return s;
+  {
+    std::lock_guard l(damage_mu_);
+    if (damage_reason_.empty()) damage_reason_ = s.ToString();
+  }
+  index_damaged_.store(true, std::memory_order_release);
+  return s;
 }
 
 Status DiskStore::delete_locked(std::string_view key, const IndexRecord& rec) {
@@ -170,12 +195,7 @@ Status DiskStore::delete_locked(std::string_view key, const IndexRecord& rec) {
   if (s.ok() && rec.file_id == 0) s = b.Delete(disk_detail::data_key(key));
   if (s.ok()) s = b.Delete(disk_detail::access_key(key));
   if (s.ok()) s = write(opts_.fsync == FsyncPolicy::kOnCommit, &b);
-  if (!s.ok()) {
-    // A failed write (disk full) can leave RocksDB read-only; let the next
-    // write find out whether space came back.
-    (void)db_->Resume();
-    return disk_detail::from_rocks(s, "remove");
-  }
+  if (!s.ok()) return disk_detail::from_rocks(s, "remove");
   std::lock_guard l(mu_);
   forget_entry_locked(key);
   return Status::ok();
@@ -200,13 +220,15 @@ void DiskStore::drop_corrupt(std::string_view key, uint64_t commit_seq, std::str
 }
 
 Result<std::optional<StoreEntry>> DiskStore::get(std::string_view key) {
-  try {
-    return get_impl(key);
-  } catch (const std::bad_alloc&) {
-    return Status::exhausted("out of memory reading a disk-tier object").with_tier("disk", "get");
-  } catch (const std::exception& e) {
-    return Status::tier_error("disk", "get", fmt::format("exception: {}", e.what()));
-  }
+  return with_index(true, [&]() -> Result<std::optional<StoreEntry>> {
+    try {
+      return get_impl(key);
+    } catch (const std::bad_alloc&) {
+      return Status::exhausted("out of memory reading a disk-tier object").with_tier("disk", "get");
+    } catch (const std::exception& e) {
+      return Status::tier_error("disk", "get", fmt::format("exception: {}", e.what()));
+    }
+  });
 }
 
 Result<std::optional<StoreEntry>> DiskStore::get_impl(std::string_view key) {
@@ -223,8 +245,8 @@ Result<std::optional<StoreEntry>> DiskStore::get_impl(std::string_view key) {
     if (rec.commit_seq == 0) {
       bad = "index record unreadable";
     } else if (rec.file_id == 0) {
-      auto s = db_->Get(rocksdb::ReadOptions(), db_->DefaultColumnFamily(), disk_detail::data_key(key),
-                        &inline_value);
+      auto s = note_index(db_->Get(rocksdb::ReadOptions(), db_->DefaultColumnFamily(),
+                                   disk_detail::data_key(key), &inline_value));
       if (s.IsNotFound()) bad = "inline value missing";
       else if (!s.ok()) return disk_detail::from_rocks(s, "get");
     } else {
@@ -322,6 +344,10 @@ Result<std::optional<StoreEntry>> DiskStore::get_impl(std::string_view key) {
 }
 
 Status DiskStore::remove(std::string_view key) {
+  return with_index(true, [&] { return remove_impl(key); });
+}
+
+Status DiskStore::remove_impl(std::string_view key) {
   std::optional<IndexRecord> rec;
   {
     std::lock_guard sl(stripe(key));
@@ -336,6 +362,10 @@ Status DiskStore::remove(std::string_view key) {
 }
 
 Result<std::optional<Metadata>> DiskStore::stat(std::string_view key) {
+  return with_index(true, [&]() -> Result<std::optional<Metadata>> { return stat_impl(key); });
+}
+
+Result<std::optional<Metadata>> DiskStore::stat_impl(std::string_view key) {
   auto r = read_record(key);
   if (!r) return r.error();
   if (!*r || (*r)->commit_seq == 0) return std::optional<Metadata>();
@@ -343,6 +373,10 @@ Result<std::optional<Metadata>> DiskStore::stat(std::string_view key) {
 }
 
 Result<bool> DiskStore::update_metadata(std::string_view key, const Metadata& md) {
+  return with_index(true, [&] { return update_metadata_impl(key, md); });
+}
+
+Result<bool> DiskStore::update_metadata_impl(std::string_view key, const Metadata& md) {
   std::lock_guard sl(stripe(key));
   auto r = read_record(key);
   if (!r) return r.error();
@@ -363,7 +397,7 @@ Result<bool> DiskStore::update_metadata(std::string_view key, const Metadata& md
     uint64_t fp = disk_detail::entry_footprint(key, rec, enc.size());
     used_bytes_ = used_bytes_ - it->second.footprint + fp;
     it->second.footprint = fp;
-    used_mirror_.store(used_bytes_, std::memory_order_relaxed);
+    used_mirror_.store(charged_locked(), std::memory_order_relaxed);
   }
   return true;
 }
@@ -375,14 +409,22 @@ StoreStats DiskStore::stats() const {
   s.capacity_bytes = opts_.capacity_bytes;
   s.evictions = evictions_.load(std::memory_order_relaxed);
   s.corruptions = corruptions_.load(std::memory_order_relaxed);
+  s.errors = errors_.load(std::memory_order_relaxed);
+  s.index_rebuilds = index_rebuilds_.load(std::memory_order_relaxed);
+  s.full_refusals = full_refusals_.load(std::memory_order_relaxed);
   return s;
 }
 
 Status DiskStore::flush() {
-  if (auto s = persist_access(true); !s) return s;
-  rocksdb::FlushOptions fo;
-  fo.wait = true;
-  return disk_detail::from_rocks(db_->Flush(fo), "flush");
+  return with_index(false, [&] {
+    if (auto s = persist_access(true); !s) return s;
+    rocksdb::FlushOptions fo;
+    fo.wait = true;
+    auto s = disk_detail::from_rocks(note_index(db_->Flush(fo)), "flush");
+    measure_index();
+    evict_to_capacity();  // the measurement may have raised the charge
+    return s;
+  });
 }
 
 void DiskStore::note_access(std::string_view key) {
@@ -446,7 +488,7 @@ Status DiskStore::persist_access(bool all) {
   return disk_detail::from_rocks(write(false, &b), "persist_access");
 }
 
-void DiskStore::evict_to_capacity() {
+void DiskStore::evict_until(uint64_t limit) {
   // Bounded: at most one pass over what the policy tracked when we started.
   size_t budget;
   {
@@ -458,15 +500,18 @@ void DiskStore::evict_to_capacity() {
     uint64_t gen = 0;
     {
       std::lock_guard l(mu_);
-      if (used_bytes_ <= opts_.capacity_bytes) return;
+      if (charged_locked() <= limit) return;
       auto v = policy_->evict();
       if (!v) {
         static util::RateLimit rl;
         uint64_t suppressed = 0;
-        if (rl.allow(&suppressed))
+        // Nothing left is fine (a tier smaller than its fixed charge, a
+        // free-space floor that eviction cannot reach); entries the policy
+        // does not know of are a broken invariant.
+        if (!entries_.empty() && rl.allow(&suppressed))
           util::logger("tier.disk")->error(
-              "eviction policy is empty while over capacity tier=disk used={} capacity={} entries={}",
-              used_bytes_, opts_.capacity_bytes, entries_.size());
+              "eviction policy is empty while over its limit tier=disk charged={} limit={} entries={}",
+              charged_locked(), limit, entries_.size());
         return;
       }
       auto it = entries_.find(*v);

@@ -1,6 +1,7 @@
 #include "tiers/disk/file_util.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -22,6 +23,32 @@ Status errno_status(const std::string& what, int err) {
   if (err == ENOSPC || err == EDQUOT)
     return Status::exhausted(fmt::format("{}: no space left on device", what));
   return Status::io_error(fmt::format("{}: {}", what, std::strerror(err)));
+}
+
+bool is_no_space(const Status& s) {
+  return s.is(StatusCode::kResourceExhausted) && s.message().find("no space left on device") != std::string::npos;
+}
+
+Status make_private_dir(const std::string& path) {
+  // mkdir's mode is filtered by the umask, so set it explicitly either way.
+  if (::mkdir(path.c_str(), kPrivateDirMode) != 0 && errno != EEXIST) return errno_status("mkdir " + path, errno);
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return errno_status("stat " + path, errno);
+  if (!S_ISDIR(st.st_mode)) return Status::io_error(fmt::format("{} exists and is not a directory", path));
+  if ((st.st_mode & 07777) != kPrivateDirMode && ::chmod(path.c_str(), kPrivateDirMode) != 0)
+    return errno_status("chmod 0700 " + path, errno);
+  return Status::ok();
+}
+
+int open_private(const std::string& path, int flags) {
+  int fd = ::open(path.c_str(), flags | O_CREAT | O_CLOEXEC, kPrivateFileMode);
+  if (fd >= 0 && ::fchmod(fd, kPrivateFileMode) != 0) {
+    int err = errno;
+    ::close(fd);
+    errno = err;
+    return -1;
+  }
+  return fd;
 }
 
 Status write_all(int fd, std::span<const std::byte> data, const std::string& path) {

@@ -1,7 +1,8 @@
-// Small POSIX helpers for the disk tier: an owning fd, full reads and writes
-// that retry on EINTR and short transfers, directory fsync, and the mapping
-// from errno to Status (ENOSPC/EDQUOT become kResourceExhausted so callers
-// can tell "disk full" from a failing disk).
+// Small POSIX helpers for the disk tier: an owning fd, owner-only creation
+// of files and directories, full reads and writes that retry on EINTR and
+// short transfers, directory fsync, and the mapping from errno to Status
+// (ENOSPC/EDQUOT become kResourceExhausted so callers can tell "disk full"
+// from a failing disk).
 // Thread-safety: free functions; a UniqueFd is a plain owning value.
 #pragma once
 
@@ -43,8 +44,30 @@ class UniqueFd {
   int fd_ = -1;
 };
 
-// "what: strerror" as kIoError, or kResourceExhausted for ENOSPC/EDQUOT.
+// "what: strerror" as kIoError, or kResourceExhausted for ENOSPC/EDQUOT
+// ("what: no space left on device").
 Status errno_status(const std::string& what, int err);
+
+// Whether `s` says the filesystem is full: kResourceExhausted saying "no
+// space left on device" (errno_status, from_rocks, the free-space floor),
+// as opposed to an object too large for the tier.
+bool is_no_space(const Status& s);
+
+// The modes of everything the tier creates, whatever the process umask.
+inline constexpr unsigned kPrivateDirMode = 0700;
+inline constexpr unsigned kPrivateFileMode = 0600;
+
+// Creates the directory `path` (its parent must exist) with mode 0700, or,
+// when it already exists as a directory, sets its mode to 0700 (so a cache
+// an older build made readable to everyone is repaired at open). Errors:
+// kIoError (kResourceExhausted on ENOSPC/EDQUOT), also when `path` exists and
+// is not a directory.
+Status make_private_dir(const std::string& path);
+
+// open(path, flags | O_CREAT | O_CLOEXEC) with mode 0600 whatever the umask
+// (an fchmod follows the open, since the umask may have cleared owner bits).
+// Returns the descriptor, or -1 with errno set as open(2) does.
+int open_private(const std::string& path, int flags);
 
 // Writes all of `data` at the current offset.
 Status write_all(int fd, std::span<const std::byte> data, const std::string& path);

@@ -72,6 +72,11 @@ std::string data_subdir_name(unsigned index);  // "00".."ff"
 // Parses "<16 hex digits>"; nullopt for anything else (or 0).
 std::optional<uint64_t> parse_file_name(std::string_view name);
 
+// The data file's share of an entry's charge: whole blocks; 0 when inline.
+inline uint64_t file_charge(uint64_t file_id, uint64_t stored_size) {
+  return file_id == 0 ? 0 : (stored_size + kFileBlock - 1) / kFileBlock * kFileBlock;
+}
+
 // Bytes charged against capacity for an entry.
 uint64_t entry_footprint(std::string_view key, const IndexRecord& r, size_t record_bytes);
 

@@ -249,13 +249,19 @@ void print_status(const json& r) {
 }
 
 void print_stats(const json& r) {
-  fmt::print("{:<10} {:>10} {:>10} {:>7} {:>11} {:>10} {:>12} {:>12} {:>8}\n", "TIER", "HITS", "MISSES", "HIT%",
-             "PROMOTIONS", "EVICTIONS", "READ", "WRITTEN", "DROPPED");
+  fmt::print("{:<10} {:>10} {:>10} {:>7} {:>11} {:>10} {:>12} {:>12} {:>7} {:>8}\n", "TIER", "HITS", "MISSES", "HIT%",
+             "PROMOTIONS", "EVICTIONS", "READ", "WRITTEN", "ERRORS", "DROPPED");
   for (const auto& t : r.value("tiers", json::array())) {
-    fmt::print("{:<10} {:>10} {:>10} {:>6.1f}% {:>11} {:>10} {:>12} {:>12} {:>8}\n", t.value("name", "?"), u(t, "hits"),
+    fmt::print("{:<10} {:>10} {:>10} {:>6.1f}% {:>11} {:>10} {:>12} {:>12} {:>7} {:>8}\n", t.value("name", "?"), u(t, "hits"),
                u(t, "misses"), 100 * t.value("hit_ratio", 0.0), u(t, "promotions"), u(t, "evictions"),
                human_bytes(static_cast<double>(u(t, "bytes_read"))),
-               human_bytes(static_cast<double>(u(t, "bytes_written"))), u(t, "dropped_fills"));
+               human_bytes(static_cast<double>(u(t, "bytes_written"))), u(t, "store_errors"), u(t, "dropped_fills"));
+  }
+  for (const auto& t : r.value("tiers", json::array())) {
+    // Only what an operator must act on; the rest is in --json.
+    if (u(t, "index_rebuilds") || u(t, "full_refusals") || u(t, "corruptions"))
+      fmt::print("{:<10} index rebuilds {}, writes refused for space {}, corrupt entries dropped {}\n",
+                 t.value("name", "?"), u(t, "index_rebuilds"), u(t, "full_refusals"), u(t, "corruptions"));
   }
   const json o = r.value("origin", json::object());
   const json req = o.value("requests", json::object());

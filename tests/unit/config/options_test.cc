@@ -46,6 +46,8 @@ TEST_CASE("config: defaults and the command line", "[config]") {
   CHECK(o.chunk_size == 1u << 20);
   CHECK(o.ttl == Approx(60));
   CHECK(o.cache_dir.rfind("/var/cache/daramjwee-fs/", 0) == 0);
+  CHECK(o.cache_mismatch == "refuse");
+  CHECK(o.disk_free_min == 256ull << 20);
   CHECK_FALSE(o.foreground);
 
   auto u = parse({"http://h/", "/mnt"}, false);
@@ -63,6 +65,7 @@ TEST_CASE("config: defaults and the command line", "[config]") {
   CHECK(f->options.ram_size == 64u << 20);
   CHECK(f->options.ttl == Approx(5));
   CHECK(f->options.allow_other);
+  CHECK(parse({"http://h/", "/mnt", "-o", "cache_mismatch=reset"})->options.cache_mismatch == "reset");
   CHECK(f->options.fuse_options == std::vector<std::string>{"default_permissions", "fsname=x"});
   CHECK(f->options.ignored_options == std::vector<std::string>{"noauto", "_netdev"});
 
@@ -81,6 +84,8 @@ TEST_CASE("config: errors name the option", "[config]") {
   CHECK(field_of({"http://h/", "/mnt", "-o", "ttl=soon"}) == "ttl");
   CHECK(field_of({"http://h/", "/mnt", "-o", "bogus=1"}) == "bogus");
   CHECK(field_of({"http://h/", "/mnt", "-o", "ram_policy=fifo"}) == "ram_policy");
+  CHECK(field_of({"http://h/", "/mnt", "-o", "cache_mismatch=wipe"}) == "cache_mismatch");
+  CHECK(field_of({"http://h/", "/mnt", "-o", "disk_free_min=lots"}) == "disk_free_min");
   CHECK(field_of({"http://h/", "/mnt", "-o", "cache_dir=relative"}) == "cache_dir");
   CHECK(field_of({"http://h/", "/mnt", "-o", "cache_dir"}) == "cache_dir");
   CHECK(field_of({"gopher://h/", "/mnt"}) == "ORIGIN");
@@ -128,7 +133,7 @@ TEST_CASE("config: TOML file, overridden by -o", "[config]") {
 TEST_CASE("config: --help lists every option with a default", "[config]") {
   std::string h = help_text();
   for (auto name : {"config=", "cache_dir=", "ram_size=", "disk_size=", "chunk_size=", "ttl=", "negative_ttl=",
-                    "origin_timeout=", "control=", "allow_other", "readahead=", "http.proxy="}) {
+                    "origin_timeout=", "control=", "allow_other", "readahead=", "http.proxy=", "cache_mismatch=", "disk_free_min="}) {
     CHECK(h.find(name) != std::string::npos);
   }
   CHECK(h.find("default: 256M") != std::string::npos);

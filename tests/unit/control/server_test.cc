@@ -55,6 +55,9 @@ class FakeHandler : public Handler {
     mem.misses = 1;
     mem.store.used_bytes = 100;
     mem.store.capacity_bytes = 1000;
+    mem.store.errors = 5;
+    mem.store.index_rebuilds = 1;
+    mem.store.full_refusals = 2;
     s.cache.tiers.push_back(mem);
     s.cache.origin.fetches = 7;
     metrics::LatencyHistogram h;
@@ -205,6 +208,9 @@ TEST_CASE("control: status, stats, metrics and config answer", "[control]") {
   json stats = ask(f.path, {{"cmd", "stats"}});
   CHECK(stats["tiers"][0]["hit_ratio"].get<double>() == Approx(0.75));
   CHECK(stats["origin"]["requests"]["fetch"] == 7);
+  CHECK(stats["tiers"][0]["store_errors"] == 5);  // the tier's own failures, not only its lookups'
+  CHECK(stats["tiers"][0]["index_rebuilds"] == 1);
+  CHECK(stats["tiers"][0]["full_refusals"] == 2);
   CHECK(stats["read_latency"][0]["served_from"] == "memory");
   CHECK(stats["read_latency"][0]["p50_seconds"].get<double>() > 0);
 
@@ -213,6 +219,9 @@ TEST_CASE("control: status, stats, metrics and config answer", "[control]") {
   CHECK(text.find("# TYPE daramjwee_tier_hits_total counter\ndaramjwee_tier_hits_total{tier=\"memory\"} 3\n") !=
         std::string::npos);
   CHECK(text.find("daramjwee_origin_requests_total{kind=\"fetch\"} 7") != std::string::npos);
+  CHECK(text.find("daramjwee_tier_store_errors_total{tier=\"memory\"} 5") != std::string::npos);
+  CHECK(text.find("daramjwee_tier_index_rebuilds_total{tier=\"memory\"} 1") != std::string::npos);
+  CHECK(text.find("daramjwee_tier_full_refusals_total{tier=\"memory\"} 2") != std::string::npos);
   CHECK(text.find("daramjwee_read_latency_seconds_count{served_from=\"memory\"} 1") != std::string::npos);
 
   json c = ask(f.path, {{"cmd", "config"}});

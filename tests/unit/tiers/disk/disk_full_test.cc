@@ -53,6 +53,7 @@ TEST_CASE("disk_full: commits fail cleanly, reads keep working, nothing partial 
   auto o = options_for(mnt.path + "/cache");
   o.capacity_bytes = 1ull << 30;  // the filesystem, not the capacity, is the limit
   o.compress = false;
+  o.free_min_bytes = 0;           // raw ENOSPC (disk_space_test covers the floor)
   std::vector<int> committed;
   Status failure;
   {

@@ -103,4 +103,21 @@ inline DiskStoreOptions options_for(const std::string& dir) {
   return o;
 }
 
+// What an empty tier of `capacity` is charged (directories, RocksDB's fixed
+// files, its reserve), measured in `probe`, a fresh path that is removed
+// after: add it to a test's capacity to leave room for exactly the entries
+// the test counts.
+inline uint64_t fixed_charge(const std::string& probe, uint64_t capacity) {
+  uint64_t used = 0;
+  {
+    auto o = options_for(probe);
+    o.capacity_bytes = capacity;
+    auto s = DiskStore::open(o);
+    REQUIRE(s.has_value());
+    used = (*s)->stats().used_bytes;
+  }
+  std::filesystem::remove_all(probe);
+  return used;
+}
+
 }  // namespace daramjwee::tiers::testing
