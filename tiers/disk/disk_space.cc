@@ -119,7 +119,19 @@ void DiskStore::note_full(const Status& why) {
 }
 
 void DiskStore::note_space_ok() {
-  if (!full_.load(std::memory_order_relaxed) || !full_.exchange(false, std::memory_order_relaxed)) return;
+  if (!full_.load(std::memory_order_relaxed)) return;
+  // Hysteresis: next to a full filesystem a small fill often squeezes in
+  // between refused ones (seen: 17 warnings in 0.1 s with no floor). Only
+  // real room again — the floor plus 16 MiB (an eighth of a smaller
+  // filesystem) — ends the episode, so it is reported once.
+  struct statvfs v {};
+  if (::statvfs(opts_.dir.c_str(), &v) == 0) {
+    const uint64_t free_bytes = static_cast<uint64_t>(v.f_bavail) * v.f_frsize;
+    const uint64_t total = static_cast<uint64_t>(v.f_blocks) * v.f_frsize;
+    const uint64_t margin = std::min<uint64_t>(16ull << 20, total / 8);
+    if (free_bytes < opts_.free_min_bytes + margin) return;
+  }
+  if (!full_.exchange(false, std::memory_order_relaxed)) return;
   util::logger("tier.disk")->info("free space is back on the disk tier's filesystem tier=disk dir={} refused={}",
                                   opts_.dir, full_refusals_.load(std::memory_order_relaxed));
 }
