@@ -90,13 +90,16 @@ def main(binary, work):
         rc, _, err, _ = run([binary, url, os.path.join(work, "nope"), "-f", "-o", cache])
         check(rc != 0 and one_error_line(err, "nope"), "missing mount point: %s" % err.strip())
 
-        # Unreachable origin: a port nobody listens on.
+        # Unreachable origin: a port nobody listens on. With require_origin
+        # the mount is refused in one line; without it the daemon mounts from
+        # the cache (tests/fault/test_origin_down_mount.py).
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             dead = s.getsockname()[1]
-        rc, _, err, took = run([binary, "http://127.0.0.1:%d/" % dead, mnt, "-f", "-o", cache + ",origin_timeout=2"])
+        rc, _, err, took = run([binary, "http://127.0.0.1:%d/" % dead, mnt, "-f", "-o",
+                                cache + "-dead,origin_timeout=2,require_origin=true"])
         check(rc != 0 and one_error_line(err, "unreachable") and not os.path.ismount(mnt),
-              "unreachable origin fails before mounting in %.1fs: %s" % (took, err.strip()))
+              "require_origin: an unreachable origin fails before mounting in %.1fs: %s" % (took, err.strip()))
 
         # Daemon mode: returns once mounted; fusermount3 -u stops it. The
         # mount point is given relative to the caller's directory (the
