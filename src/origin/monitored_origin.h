@@ -7,7 +7,8 @@
 // access denied, a changed version) marks it up. Each change of state is
 // logged once, with the error that caused it, not once per request — during
 // an outage every uncached read fails, and the log must stay readable. The
-// daemon shows state() in `daramjwee-ctl status` and the metrics.
+// daemon shows health() in `daramjwee-ctl status` and its systemd STATUS=
+// line.
 //
 // Ownership: owns the wrapped origin. Thread-safety: every method may be
 // called concurrently; the state is a few atomics and a mutex-guarded error
