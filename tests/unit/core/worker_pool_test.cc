@@ -117,15 +117,21 @@ TEST_CASE("worker_pool: submit_wait waits for room instead of dropping (issue 15
 TEST_CASE("worker_pool: a job that submit_waits to its own full pool runs the job itself", "[core][concurrency]") {
   WorkerPool pool(1, 1);
   std::atomic<int> ran{0};
+  // Catch's assertions are not thread-safe: the job records, the test checks.
+  std::atomic<bool> queued{false}, waited{false};
+  std::atomic<int> ran_when_waited{-1};
   std::latch done(1);
   REQUIRE(pool.submit([&](std::stop_token) {
-    REQUIRE(pool.submit([&](std::stop_token) { ++ran; }));  // fills the queue
+    queued = pool.submit([&](std::stop_token) { ++ran; });  // fills the queue
     // Waiting here for a slot only this thread can free would never end.
-    CHECK(pool.submit_wait([&](std::stop_token) { ++ran; }, std::chrono::steady_clock::now() + 60s));
-    CHECK(ran == 1);  // ran inline, before the queued one
+    waited = pool.submit_wait([&](std::stop_token) { ++ran; }, std::chrono::steady_clock::now() + 60s);
+    ran_when_waited = ran.load();
     done.count_down();
   }));
   done.wait();
+  CHECK(queued);
+  CHECK(waited);
+  CHECK(ran_when_waited == 1);  // ran inline, before the queued one
   CHECK(pool.shutdown(std::chrono::steady_clock::now() + 5s).is_ok());
   CHECK(ran == 2);
   CHECK(pool.stats().dropped == 0);
