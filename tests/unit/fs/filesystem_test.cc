@@ -13,6 +13,7 @@
 #include <catch2/catch.hpp>
 #include <fmt/format.h>
 
+#include "tests/unit/fs/ram_cache.h"
 #include "tests/unit/fs/tree_origin.h"
 #include "tiers/memory/memory_store.h"
 
@@ -606,15 +607,7 @@ TEST_CASE("filesystem: an open of a new version supersedes the old version's han
 TEST_CASE("filesystem: mounts with the origin down unless require_origin (issue 14)", "[fs]") {
   auto origin = std::make_shared<testing::TreeOrigin>();
   origin->down = true;
-  tiers::MemoryStoreOptions mo;
-  mo.capacity_bytes = 1 << 20;
-  auto ram = tiers::MemoryStore::open(mo);
-  REQUIRE(ram);
-  CacheOptions co;
-  co.tiers.push_back(TierConfig{*ram, "memory", std::nullopt, std::nullopt});
-  auto c = Cache::open(std::move(co));
-  REQUIRE(c);
-  std::shared_ptr<Cache> cache(std::move(*c));
+  std::shared_ptr<Cache> cache = testing::ram_cache(1 << 20);
   fs::FilesystemOptions strict;
   strict.require_origin = true;
   auto refused = fs::Filesystem::open(strict, cache, origin);

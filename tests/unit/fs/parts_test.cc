@@ -7,8 +7,8 @@
 #include "fs/inode_table.h"
 #include "fs/namespace.h"
 #include "fs/readahead.h"
+#include "tests/unit/fs/ram_cache.h"
 #include "tests/unit/fs/tree_origin.h"
-#include "tiers/memory/memory_store.h"
 
 using namespace daramjwee;
 using namespace daramjwee::fs;
@@ -145,15 +145,7 @@ TEST_CASE("readahead: a reader stuck behind a fill that never finishes fetches t
 
 TEST_CASE("readahead: the windows of all sequential readers share budget_bytes (issue 15)", "[fs]") {
   auto origin = std::make_shared<testing::TreeOrigin>();
-  tiers::MemoryStoreOptions mo;
-  mo.capacity_bytes = 1 << 20;
-  auto ram = tiers::MemoryStore::open(mo);
-  REQUIRE(ram);
-  CacheOptions co;
-  co.tiers.push_back(TierConfig{*ram, "memory", std::nullopt, std::nullopt});
-  auto c = Cache::open(std::move(co));
-  REQUIRE(c);
-  std::shared_ptr<Cache> cache(std::move(*c));
+  std::shared_ptr<Cache> cache = testing::ram_cache(1 << 20);
   auto source = std::make_shared<ChunkSource>();
   source->origin = origin;
   source->fills = std::make_shared<FillTable>();

@@ -44,21 +44,6 @@ std::vector<std::string> wrong_modes(const std::string& dir) {
   return bad;
 }
 
-struct LogCapture {
-  std::shared_ptr<spdlog::sinks::ringbuffer_sink_mt> sink =
-      std::make_shared<spdlog::sinks::ringbuffer_sink_mt>(64);
-  LogCapture() { util::logger("tier.disk")->sinks().push_back(sink); }
-  ~LogCapture() {
-    auto& v = util::logger("tier.disk")->sinks();
-    v.erase(std::remove(v.begin(), v.end(), sink), v.end());
-  }
-  size_t count(const std::string& needle) {
-    size_t n = 0;
-    for (auto& l : sink->last_formatted()) n += l.find(needle) != std::string::npos ? 1 : 0;
-    return n;
-  }
-};
-
 void fill(DiskStore& store) {
   REQUIRE(put(store, "inline", pattern(1000, 1)));
   REQUIRE(put(store, "file", pattern(100 << 10, 2)));

@@ -60,21 +60,6 @@ struct Tmpfs {
   }
 };
 
-struct LogCapture {
-  std::shared_ptr<spdlog::sinks::ringbuffer_sink_mt> sink =
-      std::make_shared<spdlog::sinks::ringbuffer_sink_mt>(256);
-  LogCapture() { util::logger("tier.disk")->sinks().push_back(sink); }
-  ~LogCapture() {
-    auto& v = util::logger("tier.disk")->sinks();
-    v.erase(std::remove(v.begin(), v.end(), sink), v.end());
-  }
-  size_t count(const std::string& needle) {
-    size_t n = 0;
-    for (auto& l : sink->last_formatted()) n += l.find(needle) != std::string::npos ? 1 : 0;
-    return n;
-  }
-};
-
 }  // namespace
 
 TEST_CASE("disk_space: what the tier occupies, index included, stays within capacity", "[disk]") {

@@ -1,18 +1,23 @@
 // Helpers shared by the disk tier's tests: a temporary directory, writing
-// and reading whole values, and listing the data files on disk.
+// and reading whole values, listing the data files on disk, and counting the
+// tier's log lines.
 #pragma once
 
 #include <stdlib.h>
 
 #include <catch2/catch.hpp>
+#include <spdlog/sinks/ringbuffer_sink.h>
 
+#include <algorithm>
 #include <filesystem>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "core/stream.h"
 #include "tiers/disk/disk_store.h"
+#include "util/log.h"
 
 namespace daramjwee::tiers::testing {
 
@@ -119,5 +124,23 @@ inline uint64_t fixed_charge(const std::string& probe, uint64_t capacity) {
   std::filesystem::remove_all(probe);
   return used;
 }
+
+// Keeps the last `lines` lines the disk tier logs while it lives.
+struct LogCapture {
+  explicit LogCapture(size_t lines = 256) : sink(std::make_shared<spdlog::sinks::ringbuffer_sink_mt>(lines)) {
+    util::logger("tier.disk")->sinks().push_back(sink);
+  }
+  ~LogCapture() {
+    auto& v = util::logger("tier.disk")->sinks();
+    v.erase(std::remove(v.begin(), v.end(), sink), v.end());
+  }
+  // Lines that contain `needle`.
+  size_t count(const std::string& needle) {
+    size_t n = 0;
+    for (auto& l : sink->last_formatted()) n += l.find(needle) != std::string::npos ? 1 : 0;
+    return n;
+  }
+  std::shared_ptr<spdlog::sinks::ringbuffer_sink_mt> sink;
+};
 
 }  // namespace daramjwee::tiers::testing
